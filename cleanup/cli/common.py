@@ -1,0 +1,70 @@
+"""What every command shares: the inventory, output formats, progress bars."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import humanize
+
+from ..inventory import Inventory
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class Context:
+    """Global options, and the inventory opened on first use."""
+
+    db_path: str | None = None
+    quiet: bool = False
+    _inventory: Inventory | None = field(default=None, repr=False)
+
+    def inventory(self) -> Inventory:
+        if self._inventory is None:
+            self._inventory = Inventory(self.db_path)
+        return self._inventory
+
+    @property
+    def interactive(self) -> bool:
+        """Progress bars only for a person watching a terminal."""
+        return not self.quiet and sys.stderr.isatty()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def size(n: int | None) -> str:
+    """A byte count for people: 1.2 GB."""
+    return humanize.naturalsize(n or 0)
+
+
+def when(ts: float | None) -> str:
+    """A date for people: '3 years ago'."""
+    if ts is None:
+        return "-"
+    import datetime as dt
+
+    return humanize.naturaltime(dt.datetime.now() - dt.datetime.fromtimestamp(ts))
+
+
+def shown(path: str) -> str:
+    """A path that is safe to print: undecodable bytes and control characters escaped."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if any(c < " " or c == "\x7f" for c in text):
+        text = text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+    return text
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain text table, columns padded, right-aligned numbers."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,247 @@
+"""Content hashes for local files, computed only where a duplicate is possible.
+
+The stages each shrink the candidate set, as in fclones: files of a size no other file
+has are never read; then the first and last 4 KiB; then the whole content with BLAKE3
+(256 bits). A local file whose size matches a cloud file also gets the hash that cloud
+gives for free (MD5 for Google Drive, QuickXorHash for SharePoint), so a local copy of a
+cloud file is found without downloading anything. Every hash is cached by device, inode,
+size and mtime_ns, so an unchanged tree is never read twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import blake3
+
+from .inventory import Inventory
+from .records import BLAKE3, MD5, PLACEHOLDER, QUICKXOR, SHA256
+
+EDGE = 4096  # bytes read at each end of a file in the edge stage
+SMALL = 64 * 1024  # at or below this size, hashing the whole file costs no more than its edges
+CHUNK = 1 << 20
+EDGES = "edges"
+_CLOUD_ALGORITHMS = (MD5, SHA256, QUICKXOR)
+
+CacheKey = tuple[int, int, int, int]  # device, inode, size, mtime_ns
+
+
+@dataclass(slots=True)
+class HashStats:
+    """How many files each stage looked at, for the summary and the benchmark."""
+
+    size_candidates: int = 0
+    edge_hashed: int = 0
+    full_hashed: int = 0
+    cloud_hashed: int = 0
+    cache_hits: int = 0
+    bytes_read: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    rows: list[int]  # inventory rows of every name of this inode
+    path: str
+    key: CacheKey
+
+
+def _mtime_ns(fingerprint: str) -> int:
+    try:
+        return int(fingerprint.split(":")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+class _Changed(Exception):
+    pass
+
+
+def _read_hash(path: str, key: CacheKey, algo: str) -> tuple[str, int]:
+    """Hash one file; raise _Changed when it is not the file the scan saw."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != key:
+            raise _Changed("changed since it was scanned")
+        size = st.st_size
+        if algo == EDGES:
+            head = os.pread(fd, EDGE, 0)
+            tail = os.pread(fd, EDGE, max(0, size - EDGE)) if size > EDGE else b""
+            digest = blake3.blake3(head + b"\0" + tail).hexdigest()
+            read = len(head) + len(tail)
+        else:
+            hasher = _new(algo)
+            read = 0
+            with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+                while chunk := f.read(CHUNK):
+                    hasher.update(chunk)
+                    read += len(chunk)
+            digest = hasher.b64digest() if algo == QUICKXOR else hasher.hexdigest()
+        after = os.fstat(fd)
+        if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            raise _Changed("changed while it was being read")
+        return digest, read
+    finally:
+        os.close(fd)
+
+
+def _new(algo: str):  # type: ignore[no-untyped-def]
+    if algo == BLAKE3:
+        return blake3.blake3(max_threads=1)
+    if algo == MD5:
+        return hashlib.md5(usedforsecurity=False)
+    if algo == SHA256:
+        return hashlib.sha256()
+    if algo == QUICKXOR:
+        from .quickxor import QuickXorHash
+
+        return QuickXorHash()
+    raise ValueError(algo)
+
+
+class _Hasher:
+    def __init__(
+        self, inventory: Inventory, stats: HashStats, progress: Callable[[int], None], workers: int
+    ) -> None:
+        self.inventory = inventory
+        self.stats = stats
+        self.progress = progress
+        self.workers = workers
+
+    def run(self, candidates: list[_Candidate], algo: str) -> dict[CacheKey, str]:
+        """Hash candidates with ``algo`` (cache first); return key -> digest for those that succeeded."""
+        cached = self.inventory.cached_hashes((c.key for c in candidates), algo)
+        self.stats.cache_hits += len(cached)
+        todo = [c for c in candidates if c.key not in cached]
+
+        def one(c: _Candidate) -> tuple[_Candidate, str | None, int, str]:
+            try:
+                digest, read = _read_hash(c.path, c.key, algo)
+                return c, digest, read, ""
+            except _Changed as exc:
+                return c, None, 0, str(exc)
+            except FileNotFoundError:
+                return c, None, 0, "vanished since it was scanned"
+            except OSError as exc:
+                return c, None, 0, exc.strerror or str(exc)
+
+        fresh: list[tuple[CacheKey, str, str]] = []
+        results = dict(cached)
+        with ThreadPoolExecutor(self.workers) as pool:
+            for c, digest, read, why in pool.map(one, todo):
+                self.stats.bytes_read += read
+                self.progress(read)
+                if digest is None:
+                    self.stats.skipped.append((c.path, why))
+                    continue
+                results[c.key] = digest
+                fresh.append((c.key, algo, digest))
+        self.inventory.cache_hashes(fresh)
+        return results
+
+
+def hash_candidates(
+    inventory: Inventory,
+    progress: Callable[[int], None] = lambda n: None,
+    workers: int = 4,
+) -> HashStats:
+    """Compute the content hashes findings need for local files, and store them in the inventory."""
+    stats = HashStats()
+    hasher = _Hasher(inventory, stats, progress, workers)
+    db = inventory.db
+    sizes = [
+        r[0]
+        for r in db.execute(
+            "SELECT size FROM files WHERE gone_scan IS NULL AND kind = 'file' AND size > 0 "
+            "AND instr(flags, ?) = 0 GROUP BY size "
+            "HAVING COUNT(DISTINCT provider || ':' || COALESCE(device || ':' || inode, item_id)) > 1",
+            (PLACEHOLDER,),
+        )
+    ]
+    if not sizes:
+        return stats
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_sizes (size INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM candidate_sizes")
+    db.executemany("INSERT INTO candidate_sizes VALUES (?)", ((s,) for s in sizes))
+    local: dict[int, dict[CacheKey, _Candidate]] = defaultdict(dict)
+    have_blake3: dict[CacheKey, str] = {}
+    for row, path_text, path_raw, size, device, inode, fp, b3 in db.execute(
+        "SELECT id, path, path_raw, size, device, inode, fingerprint, blake3 FROM files "
+        "WHERE gone_scan IS NULL AND kind = 'file' AND provider = 'local' AND instr(flags, ?) = 0 "
+        "AND size IN (SELECT size FROM candidate_sizes)",
+        (PLACEHOLDER,),
+    ):
+        key = (device, inode, size, _mtime_ns(fp))
+        group = local[size]
+        if key in group:
+            group[key].rows.append(row)
+            continue
+        path = os.fsdecode(path_raw) if path_raw is not None else path_text
+        group[key] = _Candidate([row], path, key)
+        if b3:
+            have_blake3[key] = b3
+    cloud: dict[int, set[str]] = defaultdict(set)
+    for size, md5, sha256, qx in db.execute(
+        "SELECT size, md5, sha256, quickxor FROM files WHERE gone_scan IS NULL AND kind = 'file' "
+        "AND provider != 'local' AND size IN (SELECT size FROM candidate_sizes)"
+    ):
+        for algo, value in ((MD5, md5), (SHA256, sha256), (QUICKXOR, qx)):
+            if value:
+                cloud[size].add(algo)
+    stats.size_candidates = sum(len(g) for g in local.values())
+
+    # Local against local: edges, then the whole content, only among inodes that still collide.
+    updates: list[tuple[int, str, str]] = []
+    need_full: list[_Candidate] = []
+    need_edges: list[_Candidate] = []
+    for size, group in local.items():
+        if len(group) < 2:
+            continue
+        for key, c in group.items():
+            if key in have_blake3:
+                continue
+            (need_full if size <= SMALL else need_edges).append(c)
+    if need_edges:
+        edges = hasher.run(need_edges, EDGES)
+        stats.edge_hashed = len(need_edges)
+        by_edge: dict[tuple[int, str], list[CacheKey]] = defaultdict(list)
+        for size, group in local.items():
+            if size <= SMALL or len(group) < 2:
+                continue
+            for key in group:
+                value = have_blake3.get(key) or edges.get(key)
+                if value:
+                    by_edge[(size, value)].append(key)
+        collide = {k for keys in by_edge.values() if len(keys) > 1 for k in keys}
+        need_full += [c for c in need_edges if c.key in collide]
+        # A file whose edges match a file already fully hashed still needs its own full hash.
+    if need_full:
+        full = hasher.run(need_full, BLAKE3)
+        stats.full_hashed = len(need_full)
+        for c in need_full:
+            if c.key in full:
+                updates += [(row, BLAKE3, full[c.key]) for row in c.rows]
+
+    # Local against cloud: the cloud's own algorithm, only for sizes a cloud file has.
+    for size, algos in cloud.items():
+        if MD5 in algos:
+            algos.discard(SHA256)  # Drive gives both; one is enough to match
+        for algo in sorted(algos):
+            todo = [c for c in local.get(size, {}).values()]
+            if not todo:
+                continue
+            found = hasher.run(todo, algo)
+            stats.cloud_hashed += len(todo)
+            for c in todo:
+                if c.key in found:
+                    updates += [(row, algo, found[c.key]) for row in c.rows]
+    if updates:
+        inventory.set_hashes(updates)
+    return stats

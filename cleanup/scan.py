@@ -1,0 +1,186 @@
+"""Scan: list what providers hold into the inventory, then hash what might be duplicated."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .errors import CleanupError
+from .hashing import HashStats, hash_candidates
+from .inventory import Inventory, ScanSummary, _key, _signature
+from .kinds import detect_kinds
+from .providers import Address, Provider, ProviderOptions, ProviderRegistry, load_providers
+from .records import FileRecord, Quota, ScanProblem
+
+_FLUSH_EVERY = 2000
+
+
+@dataclass(slots=True)
+class ScanProgress:
+    """Callbacks the CLI turns into progress bars; all optional."""
+
+    items: Callable[[int], None] = lambda n: None
+    hashed_bytes: Callable[[int], None] = lambda n: None
+    stage: Callable[[str], None] = lambda name: None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """What a scan did: per-inventory counts, problems met, and hashing statistics."""
+
+    summary: ScanSummary
+    hashing: HashStats = field(default_factory=HashStats)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, error message)
+
+
+class _Unit:
+    __slots__ = ("account", "root", "incremental", "known")
+
+    def __init__(self, account: str, root: str, incremental: bool, known: dict[str, int]) -> None:
+        self.account = account
+        self.root = root
+        self.incremental = incremental
+        self.known = known
+
+
+class InventorySink:
+    """Receives a provider's records and writes only what changed since the last scan."""
+
+    def __init__(
+        self, inventory: Inventory, provider: str, summary: ScanSummary, progress: ScanProgress
+    ) -> None:
+        self.inventory = inventory
+        self.provider = provider
+        self.summary = summary
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._units: dict[tuple[str, str], _Unit] = {}
+        self._pending: list[FileRecord] = []
+
+    def previous_cursor(self, account: str, root: str) -> str | None:
+        return self.inventory.get_cursor(self.provider, account, root)
+
+    def start_unit(self, account: str, root: str, incremental: bool) -> None:
+        known = {} if incremental else self.inventory.known_signatures(self.provider, account, root)
+        with self._lock:
+            self._units[(account, root)] = _Unit(account, root, incremental, known)
+
+    def _unit_for(self, record: FileRecord) -> _Unit | None:
+        best: _Unit | None = None
+        for unit in self._units.values():
+            if unit.account != record.account:
+                continue
+            if unit.root and not (record.path == unit.root or record.path.startswith(unit.root.rstrip("/") + "/")):
+                continue
+            if best is None or len(unit.root) > len(best.root):
+                best = unit
+        return best
+
+    def add(self, record: FileRecord) -> None:
+        with self._lock:
+            unit = self._unit_for(record)
+            old = unit.known.pop(_key(record.item_id), None) if unit else None
+            if old is not None and old == _signature(record):
+                self.summary.unchanged += 1
+                return
+            if old is None:
+                self.summary.added += 1
+            else:
+                self.summary.changed += 1
+            self._pending.append(record)
+            if len(self._pending) >= _FLUSH_EVERY:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            with self.inventory.transaction():
+                self.inventory.upsert(self._pending, self.summary.scan_id)
+            self._pending = []
+
+    def remove(self, account: str, item_id: str) -> None:
+        with self._lock:
+            self._flush()
+            self.summary.gone += self.inventory.mark_gone(
+                self.provider, account, [item_id], self.summary.scan_id
+            )
+
+    def problem(self, problem: ScanProblem) -> None:
+        with self._lock:
+            self.summary.problems.append(problem)
+        self.inventory.record_problem(self.summary.scan_id, self.provider, "", problem)
+
+    def quota(self, quota: Quota) -> None:
+        self.inventory.record_quota(self.summary.scan_id, quota)
+
+    def save_cursor(self, account: str, root: str, cursor: str) -> None:
+        with self._lock:
+            self._flush()  # a cursor must never run ahead of the records it covers
+        self.inventory.save_cursor(self.provider, account, root, cursor, self.summary.scan_id)
+
+    def finish_unit(self, account: str, root: str, complete: bool) -> None:
+        with self._lock:
+            self._flush()
+            unit = self._units.pop((account, root), None)
+            if unit and complete and not unit.incremental and unit.known:
+                ids = self.inventory.signature_keys_to_ids(unit.known)
+                self.summary.gone += self.inventory.mark_gone(
+                    self.provider, account, ids, self.summary.scan_id
+                )
+            if complete and self.inventory.get_cursor(self.provider, account, root) is None:
+                self.inventory.save_cursor(self.provider, account, root, "", self.summary.scan_id)
+            elif complete:
+                self.inventory.db.execute(
+                    "UPDATE units SET last_scan = ? WHERE provider = ? AND account = ? AND root = ?",
+                    (self.summary.scan_id, self.provider, account, root),
+                )
+
+    def progress(self, items: int = 0, nbytes: int = 0) -> None:
+        if items:
+            self._progress.items(items)
+
+    def close(self) -> None:
+        with self._lock:
+            self._flush()
+
+
+def scan(
+    inventory: Inventory,
+    addresses: Sequence[Address],
+    options: ProviderOptions | None = None,
+    progress: ScanProgress | None = None,
+    registry: ProviderRegistry | None = None,
+    hash_workers: int = 4,
+) -> ScanResult:
+    """Scan every address into the inventory, then hash duplicate candidates.
+
+    An address whose provider fails is reported in ``failed`` and the others go on.
+    """
+    options = options or ProviderOptions()
+    progress = progress or ScanProgress()
+    registry = registry or load_providers()
+    summary = ScanSummary(inventory.begin_scan([str(a) for a in addresses]))
+    result = ScanResult(summary)
+    status = "failed"
+    try:
+        for address in addresses:
+            provider_cls = registry.get(address.provider)
+            provider: Provider = provider_cls(options)
+            sink = InventorySink(inventory, address.provider, summary, progress)
+            progress.stage(f"listing {address}")
+            try:
+                provider.scan(address.target, sink)
+            except CleanupError as exc:
+                if len(addresses) == 1:
+                    raise
+                result.failed.append((str(address), str(exc)))
+            finally:
+                sink.close()
+        progress.stage("hashing")
+        result.hashing = hash_candidates(inventory, progress.hashed_bytes, hash_workers)
+        progress.stage("recognising file kinds")
+        detect_kinds(inventory)
+        status = "interrupted" if options.cancel.is_set() else "complete"
+    finally:
+        inventory.finish_scan(summary, status)
+    return result

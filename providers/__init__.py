@@ -1,0 +1,1 @@
+"""The storage systems cleanup ships with, registered as plugins in pyproject.toml."""

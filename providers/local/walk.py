@@ -1,0 +1,143 @@
+"""Walk a local folder tree with os.scandir and one lstat per entry, never following links."""
+
+from __future__ import annotations
+
+import errno
+import mimetypes
+import os
+import stat
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+
+from cleanup.records import (
+    BROKEN_SYMLINK,
+    HARDLINK,
+    PLACEHOLDER,
+    SYMLINK,
+    FileRecord,
+    ScanProblem,
+)
+
+from .placeholders import is_placeholder
+
+PROVIDER = "local"
+
+
+@lru_cache(maxsize=256)
+def _owner(uid: int) -> str | None:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def fingerprint(st: os.stat_result) -> str:
+    """What must not change between plan and apply: size, modification time and inode."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def storage_bytes(st: os.stat_result) -> int:
+    """Allocated bytes: what deleting the file frees (a sparse file's holes free nothing)."""
+    blocks = getattr(st, "st_blocks", None)
+    return blocks * 512 if blocks is not None else st.st_size
+
+
+def describe(path: str, name: str, st: os.stat_result, account: str) -> FileRecord:
+    """A FileRecord for a path from its lstat result."""
+    mode = st.st_mode
+    flags: set[str] = set()
+    kind: str
+    if stat.S_ISLNK(mode):
+        kind = "symlink"
+        flags.add(SYMLINK)
+        if not os.path.exists(path):  # follows the link: missing target or a loop
+            flags.add(BROKEN_SYMLINK)
+    elif stat.S_ISDIR(mode):
+        kind = "folder"
+    else:
+        kind = "file"
+        if st.st_nlink > 1:
+            flags.add(HARDLINK)
+        if is_placeholder(st):
+            flags.add(PLACEHOLDER)
+    birth = getattr(st, "st_birthtime", None)
+    return FileRecord(
+        provider=PROVIDER,
+        account=account,
+        item_id=path,
+        path=path,
+        name=name,
+        kind=kind,  # type: ignore[arg-type]
+        size=st.st_size if kind == "file" else 0,
+        storage_bytes=storage_bytes(st),
+        modified=st.st_mtime,
+        created=birth,
+        accessed=st.st_atime,
+        owner=_owner(st.st_uid),
+        mime=mimetypes.guess_type(name, strict=False)[0] if kind == "file" else None,
+        fingerprint=fingerprint(st),
+        flags=frozenset(flags),
+        parent_id=os.path.dirname(path),
+        device=st.st_dev,
+        inode=st.st_ino,
+        links=st.st_nlink,
+    )
+
+
+def walk(
+    root: str,
+    account: str,
+    *,
+    cross_fs: bool = False,
+    problem: Callable[[ScanProblem], None],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[list[FileRecord]]:
+    """Yield the records of ``root`` and everything below it, one folder's entries at a time."""
+    try:
+        root_st = os.lstat(root)
+    except OSError as exc:
+        problem(ScanProblem(root, exc.strerror or str(exc)))
+        return
+    yield [describe(root, os.path.basename(root) or root, root_st, account)]
+    if not stat.S_ISDIR(root_st.st_mode):
+        return
+    root_dev = root_st.st_dev
+    stack = [root]
+    while stack:
+        if cancelled():
+            return
+        folder = stack.pop()
+        batch: list[FileRecord] = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # vanished since the folder was listed
+                    except OSError as exc:
+                        problem(ScanProblem(entry.path, exc.strerror or str(exc)))
+                        continue
+                    record = describe(entry.path, entry.name, st, account)
+                    if record.kind == "folder":
+                        if st.st_dev != root_dev and not cross_fs:
+                            problem(
+                                ScanProblem(
+                                    entry.path,
+                                    "another filesystem (mount point): not entered; use --cross-fs to include it",
+                                )
+                            )
+                            continue
+                        stack.append(entry.path)
+                    batch.append(record)
+        except FileNotFoundError:
+            continue  # the folder vanished during the scan
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                problem(ScanProblem(folder, "permission denied: folder not read"))
+            else:
+                problem(ScanProblem(folder, exc.strerror or str(exc)))
+            continue
+        yield batch
