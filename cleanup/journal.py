@@ -1,0 +1,221 @@
+"""The apply journal: one append-only JSON-lines file per run, flushed and fsync'd per line.
+
+Every action is written twice: an ``intent`` line before it happens and a ``done``,
+``skipped`` or ``failed`` line after. A crash between the two leaves an intent with no
+outcome, which ``apply --resume`` and ``undo`` settle by looking at the item itself.
+
+Line shapes (all carry ``t``, epoch seconds, and ``event``):
+
+- ``{"event": "run", "run", "plan_hash", "plan_path", "tool_version", "user", "host"}`` first
+- ``{"event": "intent", "entry", "action", "item"}`` before acting on plan entry ``entry``
+- ``{"event": "done", "entry", "action", "item", "outcome"}`` after; ``outcome`` holds
+  ``freed_bytes``, ``pending_bytes``, ``pending_until``, ``archived_bytes`` and ``undo``
+- ``{"event": "skipped" | "failed", "entry", "action", "item", "reason"}``
+- ``{"event": "undo-intent" | "undone" | "undo-failed", "entry", "item", "reason"?}``
+- ``{"event": "purge-intent" | "purged" | "purge-failed", "entry", "item", "outcome"?}``
+- ``{"event": "end", "status": "complete" | "interrupted" | "aborted"}`` (a run may have several
+  ends: apply, resume, undo, purge each close what they opened)
+
+``item`` is ``{"provider", "account", "item_id", "path", "storage_bytes", "size", "owner",
+"kind", "location", "fingerprint"}``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CleanupError
+
+# The state of a plan entry after replaying its lines, in the order they can happen.
+PLANNED, IN_PROGRESS, DONE, SKIPPED, FAILED, UNDONE, PURGED = (
+    "planned",
+    "in_progress",
+    "done",
+    "skipped",
+    "failed",
+    "undone",
+    "purged",
+)
+_STATE_OF_EVENT = {
+    "intent": IN_PROGRESS,
+    "done": DONE,
+    "skipped": SKIPPED,
+    "failed": FAILED,
+    "undo-intent": DONE,  # still done until undone is written
+    "undone": UNDONE,
+    "undo-failed": DONE,
+    "purge-intent": DONE,
+    "purged": PURGED,
+    "purge-failed": DONE,
+}
+
+
+class JournalError(CleanupError):
+    """A journal is missing or unreadable."""
+
+
+def runs_dir(inventory_path: str | os.PathLike[str]) -> Path:
+    """Journals live beside the inventory, so --db keeps a whole setup together."""
+    return Path(inventory_path).parent / "runs"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+class Journal:
+    """Appends lines to one run's journal, durably."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    @classmethod
+    def create(cls, directory: Path, plan_hash: str, plan_path: str) -> Journal:
+        """Start a new run's journal."""
+        run = new_run_id()
+        journal = cls(directory / f"{run}.jsonl")
+        try:
+            user = getpass.getuser()
+        except Exception:  # no login name in some containers
+            user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+        journal.write(
+            "run",
+            run=run,
+            plan_hash=plan_hash,
+            plan_path=plan_path,
+            tool_version=__version__,
+            user=user,
+            host=socket.gethostname(),
+        )
+        return journal
+
+    @property
+    def run_id(self) -> str:
+        return self.path.stem
+
+    def write(self, event: str, **fields: Any) -> None:
+        """Append one line and make it durable before returning."""
+        line = json.dumps({"t": time.time(), "event": event, **fields}, ensure_ascii=False)
+        os.write(self._fd, (line + "\n").encode("utf-8", "surrogateescape"))
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(slots=True)
+class EntryState:
+    """Where one plan entry stands after replaying the journal."""
+
+    entry: int
+    action: str
+    item: dict[str, Any]
+    state: str = PLANNED
+    outcome: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    updated: float = 0.0
+
+
+@dataclass(slots=True)
+class Run:
+    """One apply run, replayed from its journal."""
+
+    run_id: str
+    path: Path
+    header: dict[str, Any]
+    entries: dict[int, EntryState]
+    ends: list[dict[str, Any]]
+    started: float
+    damaged_lines: int = 0
+
+    @property
+    def status(self) -> str:
+        """complete, interrupted (crashed or stopped: resume or undo), or the last end's status."""
+        if not self.ends or any(e.state == IN_PROGRESS for e in self.entries.values()):
+            return "interrupted"
+        return str(self.ends[-1].get("status", "complete"))
+
+    def count(self, state: str) -> int:
+        return sum(1 for e in self.entries.values() if e.state == state)
+
+
+def read_run(path: Path) -> Run:
+    """Replay one journal file. A torn last line (crash mid-write) is counted, not fatal."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise JournalError(f"Cannot read the journal {path}: {exc.strerror}.") from exc
+    header: dict[str, Any] = {}
+    entries: dict[int, EntryState] = {}
+    ends: list[dict[str, Any]] = []
+    damaged = 0
+    for line in raw.decode("utf-8", "surrogateescape").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            damaged += 1
+            continue
+        event = rec.get("event")
+        if event == "run":
+            header = rec
+        elif event == "end":
+            ends.append(rec)
+        elif event in _STATE_OF_EVENT and "entry" in rec:
+            e = entries.get(rec["entry"])
+            if e is None:
+                e = entries[rec["entry"]] = EntryState(rec["entry"], rec.get("action", ""), rec.get("item", {}))
+            e.state = _STATE_OF_EVENT[event]
+            e.updated = rec.get("t", 0.0)
+            if rec.get("action"):
+                e.action = rec["action"]
+            if event in ("done", "purged") and "outcome" in rec:
+                e.outcome = {**e.outcome, **rec["outcome"]} if event == "purged" else rec["outcome"]
+            if "reason" in rec:
+                e.reason = rec["reason"]
+    if not header:
+        raise JournalError(f"{path} is not a cleanup journal (no run line).")
+    return Run(path.stem, path, header, entries, ends, header.get("t", 0.0), damaged)
+
+
+def iter_runs(directory: Path) -> Iterator[Run]:
+    """Every run in a runs directory, oldest first."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.jsonl")):
+        try:
+            yield read_run(path)
+        except JournalError:
+            continue
+
+
+def find_run(directory: Path, run_id: str) -> Run:
+    """A run by id (or unique prefix, or 'last')."""
+    runs = list(iter_runs(directory))
+    if run_id == "last" and runs:
+        return runs[-1]
+    matches = [r for r in runs if r.run_id == run_id] or [r for r in runs if r.run_id.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise JournalError(f"No run {run_id!r} in {directory}. `cleanup runs` lists them.")
+    raise JournalError(f"{run_id!r} matches several runs; give more of the id.")
