@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .inventory import Inventory, StoredFile
+from .inventory import Inventory, StoredFile, _key, to_text
 from .kinds import KINDS, extension_mismatch, kind_of_mime, kind_of_name
 from .records import (
     BLAKE3,
@@ -71,8 +71,8 @@ class Copy:
         return {
             "provider": self.provider,
             "account": self.account,
-            "item_ids": self.item_ids,
-            "paths": self.paths,
+            "item_ids": [_text(i) for i in self.item_ids],
+            "paths": [_text(p) for p in self.paths],
             "storage_bytes": self.storage_bytes,
             "modified": _iso(self.modified),
             "owner": self.owner,
@@ -105,7 +105,7 @@ class DuplicateGroup:
             "size": self.size,
             "hash": self.hash,
             "reclaimable_bytes": self.reclaimable_bytes,
-            "files": self.files,
+            "files": [_text(p) for p in self.files],
             "copies": [c.to_json() for c in self.copies],
         }
 
@@ -117,20 +117,21 @@ class DuplicateFolder:
     id: str
     provider: str
     folders: list[str]
-    files_each: int
-    storage_bytes_each: int
+    files: list[int]  # files below each folder (junk files may differ)
+    storage_bytes: list[int]  # storage below each folder
 
     @property
     def reclaimable_bytes(self) -> int:
-        return self.storage_bytes_each * (len(self.folders) - 1)
+        """Every copy but the largest: never overstated."""
+        return sum(self.storage_bytes) - max(self.storage_bytes)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "provider": self.provider,
-            "folders": self.folders,
-            "files_each": self.files_each,
-            "storage_bytes_each": self.storage_bytes_each,
+            "folders": [_text(p) for p in self.folders],
+            "files": self.files,
+            "storage_bytes": self.storage_bytes,
             "reclaimable_bytes": self.reclaimable_bytes,
         }
 
@@ -152,8 +153,8 @@ class FileFinding:
         out: dict[str, Any] = {
             "provider": self.provider,
             "account": self.account,
-            "item_id": self.item_id,
-            "path": self.path,
+            "item_id": _text(self.item_id),
+            "path": _text(self.path),
             "storage_bytes": self.storage_bytes,
             "modified": _iso(self.modified),
         }
@@ -246,6 +247,11 @@ class Findings:
         }
 
 
+def _text(value: str) -> str:
+    """JSON-safe text: bytes that are not UTF-8 appear as \\xNN escapes (docs/findings.md)."""
+    return to_text(value)[0]
+
+
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
@@ -329,7 +335,11 @@ def _match(files: list[StoredFile]) -> Iterable[tuple[list[StoredFile], str]]:
 def _copies(files: list[StoredFile]) -> list[Copy]:
     by_copy: dict[tuple[Any, ...], list[StoredFile]] = defaultdict(list)
     for f in files:
-        key = (f.provider, f.device, f.inode) if f.inode is not None else (f.provider, f.account, f.item_id)
+        key = (
+            (f.provider, f.device, f.inode)
+            if f.inode is not None
+            else (f.provider, f.account, f.item_id)
+        )
         by_copy[key].append(f)
     copies = []
     for names in by_copy.values():
@@ -369,10 +379,14 @@ class _Folder:
     signature: str | None = None
 
 
-def _folders(inventory: Inventory, content_ids: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, str], _Folder]:
-    folders = {(f.provider, f.account, f.item_id): _Folder(f) for f in inventory.files("kind = 'folder'")}
-    for prov, acct, parent, name, item_id, storage, kind in inventory.db.execute(
-        "SELECT provider, account, parent_id, name, item_id, storage_bytes, kind FROM files "
+def _folders(
+    inventory: Inventory, content_ids: dict[tuple[str, str, str], str]
+) -> dict[tuple[str, str, str], _Folder]:
+    folders = {
+        (f.provider, f.account, f.item_id): _Folder(f) for f in inventory.files("kind = 'folder'")
+    }
+    for prov, acct, parent, name, item_key, storage in inventory.db.execute(
+        "SELECT provider, account, parent_id, name, item_id, storage_bytes FROM files "
         "WHERE gone_scan IS NULL AND kind != 'folder' AND parent_id IS NOT NULL"
     ):
         folder = folders.get((prov, acct, parent))
@@ -380,7 +394,7 @@ def _folders(inventory: Inventory, content_ids: dict[tuple[str, str, str], str])
             continue
         folder.files += 1
         folder.storage += storage
-        content = content_ids.get((prov, acct, item_id))
+        content = content_ids.get((prov, acct, item_key))
         if content is not None:
             folder.signature_parts.append(f"f\0{name}\0{content}")
         elif not is_junk(name):
@@ -433,12 +447,14 @@ def duplicate_folders(
         # Skip when every folder's parent is itself a duplicated folder: the parent is the finding.
         if all((k[0], k[1], folders[k].record.parent_id) in duplicated for k in keys):
             continue
-        # Nested copies (a folder inside its own twin) are not two places to keep one of.
-        paths = sorted(folders[k].record.path for k in keys)
-        sample = folders[keys[0]]
+        members = sorted((folders[k] for k in keys), key=lambda d: d.record.path)
         out.append(
             DuplicateFolder(
-                signature[:16], provider, paths, sample.total_files, sample.total_storage
+                signature[:16],
+                provider,
+                [d.record.path for d in members],
+                [d.total_files for d in members],
+                [d.total_storage for d in members],
             )
         )
     out.sort(key=lambda g: -g.reclaimable_bytes)
@@ -477,7 +493,7 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
 
     out.duplicates = duplicate_groups(inventory)
     content_ids = {
-        (c.provider, c.account, item_id): g.id
+        (c.provider, c.account, _key(item_id)): g.id
         for g in out.duplicates
         for c in g.copies
         for item_id in c.item_ids
@@ -489,7 +505,8 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
     cutoff = o.now - o.stale_after_days * DAY
     atime_ok = _meaningful_atime_devices()
     for f in inventory.files(
-        f"{_LIVE_FILE} AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 AND modified < ?", (cutoff,)
+        f"{_LIVE_FILE} AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 AND modified < ?",
+        (cutoff,),
     ):
         accessed_counts = f.provider != "local" or f.device in atime_ok
         if accessed_counts and f.accessed is not None and f.accessed >= cutoff:
@@ -497,7 +514,10 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
         out.stale.append(_finding(f, "not modified since " + (_iso(f.modified) or "?")[:10]))
     out.stale.sort(key=lambda x: x.modified or 0)
 
-    for f in inventory.files(f"{_LIVE_FILE} AND storage_bytes >= ? AND instr(flags, '{TRASHED}') = 0", (o.oversized_bytes,)):
+    for f in inventory.files(
+        f"{_LIVE_FILE} AND storage_bytes >= ? AND instr(flags, '{TRASHED}') = 0",
+        (o.oversized_bytes,),
+    ):
         out.oversized.append(_finding(f))
     out.oversized.sort(key=lambda x: -x.storage_bytes)
     largest = inventory.db.execute(
@@ -517,14 +537,16 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
         )
         nested_in.add(d.record.path)
 
-    for f in inventory.files(f"{_LIVE_FILE} AND size = 0 AND {_NOT_FREEING} AND instr(flags, '{NATIVE_DOC}') = 0"):
+    for f in inventory.files(
+        f"{_LIVE_FILE} AND size = 0 AND {_NOT_FREEING} AND instr(flags, '{NATIVE_DOC}') = 0"
+    ):
         out.empty_files.append(_finding(f))
     for key, d in folders.items():
         parent = d.record.parent_id
         parent_folder = folders.get((key[0], key[1], parent)) if parent else None
-        if d.total_files == 0 and (parent_folder is None or parent_folder.total_files > 0):
-            if d.record.kind == "folder" and d.record.parent_id is not None:
-                out.empty_folders.append(_finding(d.record))
+        top_most = parent_folder is None or parent_folder.total_files > 0
+        if d.total_files == 0 and top_most and parent is not None:
+            out.empty_folders.append(_finding(d.record))
     out.empty_folders.sort(key=lambda x: x.path)
 
     for f in inventory.files(f"{_LIVE_FILE} AND instr(flags, '{TRASHED}') = 0"):
@@ -532,7 +554,9 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
             out.junk.append(_finding(f))
         if f.content_kind and extension_mismatch(f.name, f.content_kind):
             out.mismatched_extensions.append(_finding(f, f"content is {f.content_kind}"))
-        kind = kind_of_mime(f.content_kind) if f.content_kind else kind_of_mime(f.mime) if f.mime else kind_of_name(f.name)
+        kind = kind_of_mime(f.content_kind) if f.content_kind else "other"
+        if kind == "other":  # unrecognised content: the declared type or the extension decides
+            kind = kind_of_mime(f.mime) if f.mime else kind_of_name(f.name)
         out.kinds[kind] = out.kinds.get(kind, 0) + f.storage_bytes
     out.kinds = {k: out.kinds.get(k, 0) for k in KINDS}
     out.junk.sort(key=lambda x: x.path)

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import blake3
 
@@ -92,7 +93,7 @@ def _read_hash(path: str, key: CacheKey, algo: str) -> tuple[str, int]:
         os.close(fd)
 
 
-def _new(algo: str):  # type: ignore[no-untyped-def]
+def _new(algo: str) -> Any:
     if algo == BLAKE3:
         return blake3.blake3(max_threads=1)
     if algo == MD5:

@@ -286,7 +286,9 @@ class Inventory:
         ).fetchone()
         return row[0] if row else None
 
-    def save_cursor(self, provider: str, account: str, root: str, cursor: str, scan_id: int) -> None:
+    def save_cursor(
+        self, provider: str, account: str, root: str, cursor: str, scan_id: int
+    ) -> None:
         with self._lock:
             self.db.execute(
                 "INSERT INTO units (provider, account, root, cursor, last_scan) VALUES (?, ?, ?, ?, ?) "
@@ -295,7 +297,9 @@ class Inventory:
                 (provider, account, root, cursor, scan_id),
             )
 
-    def record_problem(self, scan_id: int, provider: str, account: str, problem: ScanProblem) -> None:
+    def record_problem(
+        self, scan_id: int, provider: str, account: str, problem: ScanProblem
+    ) -> None:
         with self._lock:
             self.db.execute(
                 "INSERT INTO problems VALUES (?, ?, ?, ?, ?)",
@@ -437,7 +441,9 @@ class Inventory:
         with self._lock, self.transaction():
             self.db.executemany("INSERT OR REPLACE INTO hash_cache VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def files(self, where: str = "", args: Sequence[Any] = (), include_gone: bool = False) -> Iterator[StoredFile]:
+    def files(
+        self, where: str = "", args: Sequence[Any] = (), include_gone: bool = False
+    ) -> Iterator[StoredFile]:
         """Stored records matching an SQL condition on the files table."""
         clauses = [] if include_gone else ["gone_scan IS NULL"]
         if where:
@@ -462,7 +468,9 @@ class Inventory:
         return found[0] if found else None
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM files WHERE gone_scan IS NULL").fetchone()[0])
+        return int(
+            self.db.execute("SELECT COUNT(*) FROM files WHERE gone_scan IS NULL").fetchone()[0]
+        )
 
 
 def _stored(row: dict[str, Any]) -> StoredFile:

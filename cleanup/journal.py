@@ -183,7 +183,9 @@ def read_run(path: Path) -> Run:
         elif event in _STATE_OF_EVENT and "entry" in rec:
             e = entries.get(rec["entry"])
             if e is None:
-                e = entries[rec["entry"]] = EntryState(rec["entry"], rec.get("action", ""), rec.get("item", {}))
+                e = entries[rec["entry"]] = EntryState(
+                    rec["entry"], rec.get("action", ""), rec.get("item", {})
+                )
             e.state = _STATE_OF_EVENT[event]
             e.updated = rec.get("t", 0.0)
             if rec.get("action"):
@@ -213,7 +215,9 @@ def find_run(directory: Path, run_id: str) -> Run:
     runs = list(iter_runs(directory))
     if run_id == "last" and runs:
         return runs[-1]
-    matches = [r for r in runs if r.run_id == run_id] or [r for r in runs if r.run_id.startswith(run_id)]
+    matches = [r for r in runs if r.run_id == run_id] or [
+        r for r in runs if r.run_id.startswith(run_id)
+    ]
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -138,7 +138,9 @@ class ProviderRegistry:
         if name in self.providers:
             return self.providers[name]
         if name in self.failures:
-            raise ProviderError(f"Provider {name!r} is installed but failed to load: {self.failures[name]}")
+            raise ProviderError(
+                f"Provider {name!r} is installed but failed to load: {self.failures[name]}"
+            )
         known = ", ".join(sorted(self.providers)) or "none"
         raise UsageError(f"No provider called {name!r}. Installed providers: {known}.")
 

@@ -71,7 +71,9 @@ class InventorySink:
         for unit in self._units.values():
             if unit.account != record.account:
                 continue
-            if unit.root and not (record.path == unit.root or record.path.startswith(unit.root.rstrip("/") + "/")):
+            if unit.root and not (
+                record.path == unit.root or record.path.startswith(unit.root.rstrip("/") + "/")
+            ):
                 continue
             if best is None or len(unit.root) > len(best.root):
                 best = unit

@@ -49,7 +49,7 @@ def parse_size(text: str | int) -> int:
     m = _NUMBER_UNIT.match(text)
     unit = m["unit"].lower() if m else ""
     if not m or unit not in _SIZE_UNITS:
-        raise UsageError(f"{text!r} is not a size. Write e.g. \"500 MB\", \"1 GB\" or \"2 GiB\".")
+        raise UsageError(f'{text!r} is not a size. Write e.g. "500 MB", "1 GB" or "2 GiB".')
     value = float(m["n"])
     if value < 0:
         raise UsageError(f"A size cannot be negative: {text!r}.")
@@ -65,7 +65,7 @@ def parse_age(text: str | int | float) -> float:
     m = _NUMBER_UNIT.match(text)
     unit = m["unit"].lower() if m else ""
     if not m or (unit and unit not in _AGE_UNITS):
-        raise UsageError(f"{text!r} is not an age. Write e.g. \"90d\", \"6w\", \"18m\" (months) or \"3y\".")
+        raise UsageError(f'{text!r} is not an age. Write e.g. "90d", "6w", "18m" (months) or "3y".')
     value = float(m["n"])
     if value < 0:
         raise UsageError(f"An age cannot be negative: {text!r}.")

@@ -42,7 +42,9 @@ class CleanupGroup(click.Group):
     envvar="CLEANUP_DB",
     help="Inventory database (default: the per-user data directory; env CLEANUP_DB).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries, only results and errors.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bars or summaries, only results and errors."
+)
 @click.pass_context
 def main(ctx: click.Context, db_path: str | None, quiet: bool) -> None:
     """Find the waste in your folders and cloud drives, remove it safely, report what it was worth.

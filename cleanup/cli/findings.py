@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..findings import FileFinding, Findings, FindingOptions, find
+from ..findings import FileFinding, FindingOptions, Findings, find
 from ..units import parse_age, parse_size
 from . import main
 from .common import Context, pass_context, shown, size, table, when
@@ -47,7 +47,9 @@ def print_summary(f: Findings) -> None:
     for name, t in f.totals().items():
         if t["count"]:
             what = "reclaimable" if name in ("duplicates", "duplicate_folders") else "in"
-            click.echo(f"  {t['count']:>8,} {_LABELS[name]:<32} {size(t['storage_bytes']):>10} {what}")
+            click.echo(
+                f"  {t['count']:>8,} {_LABELS[name]:<32} {size(t['storage_bytes']):>10} {what}"
+            )
     click.echo("Run `cleanup findings` for the details.")
 
 
@@ -60,12 +62,28 @@ def print_summary(f: Findings) -> None:
     show_default=True,
     help="table for people; json (documented in docs/findings.md) and csv for scripts.",
 )
-@click.option("--stale-after", default="2y", show_default=True, help="Not modified for this long: 90d, 18m, 3y.")
-@click.option("--oversized", default="1 GB", show_default=True, help="Storage at or above this size: 500 MB, 2 GiB.")
-@click.option("--top", default=20, show_default=True, help="How many largest files and folders to list.")
-@click.option("--limit", default=20, show_default=True, help="Rows per section in the table (0: all).")
+@click.option(
+    "--stale-after",
+    default="2y",
+    show_default=True,
+    help="Not modified for this long: 90d, 18m, 3y.",
+)
+@click.option(
+    "--oversized",
+    default="1 GB",
+    show_default=True,
+    help="Storage at or above this size: 500 MB, 2 GiB.",
+)
+@click.option(
+    "--top", default=20, show_default=True, help="How many largest files and folders to list."
+)
+@click.option(
+    "--limit", default=20, show_default=True, help="Rows per section in the table (0: all)."
+)
 @pass_context
-def findings_command(ctx: Context, fmt: str, stale_after: str, oversized: str, top: int, limit: int) -> None:
+def findings_command(
+    ctx: Context, fmt: str, stale_after: str, oversized: str, top: int, limit: int
+) -> None:
     """Show duplicates, duplicate folders, stale, oversized, empty and junk files. Changes nothing.
 
     \b
@@ -74,7 +92,9 @@ def findings_command(ctx: Context, fmt: str, stale_after: str, oversized: str, t
       cleanup findings --stale-after 18m --oversized "500 MB"
       cleanup findings --format json > findings.json
     """
-    options = FindingOptions(stale_after_days=parse_age(stale_after), oversized_bytes=parse_size(oversized), top=top)
+    options = FindingOptions(
+        stale_after_days=parse_age(stale_after), oversized_bytes=parse_size(oversized), top=top
+    )
     found = find(ctx.inventory(), options)
     if fmt == "json":
         json.dump(found.to_json(), sys.stdout, indent=2, ensure_ascii=False)
@@ -88,17 +108,41 @@ def findings_command(ctx: Context, fmt: str, stale_after: str, oversized: str, t
 def _csv(f: Findings) -> None:
     """One row per file: finding, group, provider, path, storage bytes, modified."""
     out = csv.writer(sys.stdout)
-    out.writerow(["finding", "group", "provider", "account", "path", "storage_bytes", "modified", "detail"])
+    out.writerow(
+        ["finding", "group", "provider", "account", "path", "storage_bytes", "modified", "detail"]
+    )
     for g in f.duplicates:
         for c in g.copies:
             for p in c.paths:
-                out.writerow(["duplicate", g.id, c.provider, c.account, shown(p), c.storage_bytes, c.modified, ""])
+                out.writerow(
+                    [
+                        "duplicate",
+                        g.id,
+                        c.provider,
+                        c.account,
+                        shown(p),
+                        c.storage_bytes,
+                        c.modified,
+                        "",
+                    ]
+                )
     for d in f.duplicate_folders:
-        for p in d.folders:
-            out.writerow(["duplicate_folder", d.id, d.provider, "", shown(p), d.storage_bytes_each, "", ""])
+        for p, stored in zip(d.folders, d.storage_bytes, strict=True):
+            out.writerow(["duplicate_folder", d.id, d.provider, "", shown(p), stored, "", ""])
     for name, _ in _SECTIONS:
         for x in getattr(f, name):
-            out.writerow([name, "", x.provider, x.account, shown(x.path), x.storage_bytes, x.modified, x.detail])
+            out.writerow(
+                [
+                    name,
+                    "",
+                    x.provider,
+                    x.account,
+                    shown(x.path),
+                    x.storage_bytes,
+                    x.modified,
+                    x.detail,
+                ]
+            )
 
 
 def _rows(items: list[FileFinding], limit: int) -> list[list[str]]:
@@ -110,16 +154,25 @@ def _table(f: Findings, limit: int) -> None:
     echo = click.echo
     echo(f"{f.files_total:,} files, {size(f.storage_total)} in the inventory.\n")
     t = f.totals()
-    echo(f"Duplicates: {len(f.duplicates):,} groups, {size(t['duplicates']['storage_bytes'])} reclaimable")
+    echo(
+        f"Duplicates: {len(f.duplicates):,} groups, {size(t['duplicates']['storage_bytes'])} reclaimable"
+    )
     for g in f.duplicates[: limit or None]:
-        echo(f"  {len(g.copies)} copies of {size(g.size)} ({size(g.reclaimable_bytes)} reclaimable):")
+        echo(
+            f"  {len(g.copies)} copies of {size(g.size)} ({size(g.reclaimable_bytes)} reclaimable):"
+        )
         for c in g.copies:
             where = "" if c.provider == "local" else f"{c.provider}:{c.account} "
-            echo(f"    {where}{shown(c.paths[0])}" + (f"  (+{len(c.paths) - 1} hard links)" if len(c.paths) > 1 else ""))
+            echo(
+                f"    {where}{shown(c.paths[0])}"
+                + (f"  (+{len(c.paths) - 1} hard links)" if len(c.paths) > 1 else "")
+            )
     if f.duplicate_folders:
         echo(f"\nDuplicate folders: {len(f.duplicate_folders):,}")
         for d in f.duplicate_folders[: limit or None]:
-            echo(f"  {d.files_each} files, {size(d.storage_bytes_each)} each, {len(d.folders)} copies:")
+            echo(
+                f"  {len(d.folders)} copies of {d.files[0]} files ({size(d.reclaimable_bytes)} reclaimable):"
+            )
             for p in d.folders:
                 echo(f"    {shown(p)}")
     echo("\nLargest files:")

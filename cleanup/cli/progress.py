@@ -20,7 +20,7 @@ def scan_progress(enabled: bool) -> Iterator[ScanProgress]:
 
     def bar(name: str, **kw: object) -> tqdm:
         if name not in bars:
-            bars[name] = tqdm(leave=False, dynamic_ncols=True, **kw)  # type: ignore[call-overload]
+            bars[name] = tqdm(leave=False, dynamic_ncols=True, **kw)
         return bars[name]
 
     def stage(text: str) -> None:
@@ -29,7 +29,9 @@ def scan_progress(enabled: bool) -> Iterator[ScanProgress]:
     try:
         yield ScanProgress(
             items=lambda n: bar("items", desc="files", unit=" files", unit_scale=True).update(n),
-            hashed_bytes=lambda n: bar("bytes", desc="hashed", unit="B", unit_scale=True, unit_divisor=1024).update(n),
+            hashed_bytes=lambda n: bar(
+                "bytes", desc="hashed", unit="B", unit_scale=True, unit_divisor=1024
+            ).update(n),
             stage=stage,
         )
     finally:

@@ -8,21 +8,43 @@ from ..findings import FindingOptions, find
 from ..providers import ProviderOptions, load_providers, parse_address
 from ..records import ScanProblem
 from ..scan import scan
+from ..units import parse_age, parse_size
 from . import main
 from .common import Context, pass_context, shown, size
-from ..units import parse_age, parse_size
 from .findings import print_summary
 from .progress import scan_progress
 
 
 @main.command("scan")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--cross-fs", is_flag=True, help="Descend into other filesystems (mount points) below a folder.")
-@click.option("--full", is_flag=True, help="List everything again instead of reading only changes since the last scan.")
-@click.option("--as", "as_user", metavar="USER", help="Admin: scan as this user (Drive delegation, Graph user).")
-@click.option("--all-accounts", is_flag=True, help="Admin: every user, site and shared drive of the organisation.")
-@click.option("--stale-after", default="2y", show_default=True, help="Age for the stale summary, e.g. 18m, 3y, 90d.")
-@click.option("--oversized", default="1 GB", show_default=True, help="Size for the oversized summary.")
+@click.option(
+    "--cross-fs", is_flag=True, help="Descend into other filesystems (mount points) below a folder."
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="List everything again instead of reading only changes since the last scan.",
+)
+@click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    help="Admin: scan as this user (Drive delegation, Graph user).",
+)
+@click.option(
+    "--all-accounts",
+    is_flag=True,
+    help="Admin: every user, site and shared drive of the organisation.",
+)
+@click.option(
+    "--stale-after",
+    default="2y",
+    show_default=True,
+    help="Age for the stale summary, e.g. 18m, 3y, 90d.",
+)
+@click.option(
+    "--oversized", default="1 GB", show_default=True, help="Size for the oversized summary."
+)
 @click.option(
     "--set",
     "settings",
@@ -55,7 +77,8 @@ def scan_command(
     registry = load_providers()
     for name, error in registry.failures.items():
         click.secho(f"Warning: provider {name!r} failed to load: {error}", fg="yellow", err=True)
-    parsed = [parse_address(a, registry.providers) for a in addresses]
+    known = {**registry.providers, **registry.failures}
+    parsed = [parse_address(a, known) for a in addresses]
     options = ProviderOptions(
         cross_fs=cross_fs,
         full=full,
@@ -63,7 +86,9 @@ def scan_command(
         all_accounts=all_accounts,
         settings=_settings(settings),
     )
-    finding_options = FindingOptions(stale_after_days=parse_age(stale_after), oversized_bytes=parse_size(oversized))
+    finding_options = FindingOptions(
+        stale_after_days=parse_age(stale_after), oversized_bytes=parse_size(oversized)
+    )
     inventory = ctx.inventory()
     try:
         with scan_progress(ctx.interactive) as progress:

@@ -1,0 +1,5 @@
+"""python -m cleanup"""
+
+from .cli import main
+
+main()

@@ -1,0 +1,246 @@
+"""A member of staff scans their folders and sees what is wasting space."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cleanup.cli import main
+from cleanup.findings import find
+from cleanup.inventory import Inventory
+from cleanup.providers import parse_address
+from cleanup.scan import ScanProgress, scan
+from tests.tree import clean_day_tree, sparse, write
+
+
+def run(db: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--db", str(db), *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def findings_json(db: Path, *args: str) -> dict:
+    code, out, _ = run(db, "findings", "--format", "json", *args)
+    assert code == 0
+    return json.loads(out)
+
+
+def test_clean_up_day_scan_shows_duplicates_stale_oversized_and_junk(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    db = tmp_path / "inv.sqlite"
+
+    code, out, err = run(db, "scan", str(docs), "--oversized", "1 MB")
+    assert code == 0, err
+    assert "duplicate groups" in out and "stale files" in out
+
+    f = findings_json(db, "--oversized", "1 MB")
+    groups = {tuple(sorted(os.path.basename(p) for p in g["files"])) for g in f["duplicates"]}
+    assert ("annual-2023 (1).pdf", "annual-2023.pdf", "annual-2023.pdf") in groups
+    assert len(f["duplicates"]) == 6  # the report, and 5 photos each with its copy
+    report = next(g for g in f["duplicates"] if len(g["files"]) == 3)
+    storage = os.lstat(docs / "Reports/annual-2023.pdf").st_blocks * 512
+    assert report["reclaimable_bytes"] == 2 * storage
+
+    [folder] = f["duplicate_folders"]
+    assert folder["folders"] == sorted(
+        [str(docs / "Backup/Photos 2019 (copy)"), str(docs / "Photos 2019")]
+    )
+    assert folder["files"] == [5, 6]  # five photos, and Thumbs.db beside the originals
+
+    stale = {os.path.basename(x["path"]) for x in f["stale"]}
+    assert stale == {"annual-2023.pdf", "minutes-2015.docx"} | {
+        f"IMG_{i:04d}.jpg" for i in range(5)
+    }
+    assert [os.path.basename(x["path"]) for x in f["oversized"]] == ["holiday.mp4"]
+    assert {os.path.basename(x["path"]) for x in f["junk"]} == {"~$draft.docx", "Thumbs.db"}
+    assert [os.path.basename(x["path"]) for x in f["empty_files"]] == ["empty.txt"]
+    assert [os.path.basename(x["path"]) for x in f["empty_folders"]] == ["Empty"]
+    assert [os.path.basename(x["path"]) for x in f["broken_symlinks"]] == ["dangling-link"]
+    assert f["kinds"]["video"] > 0 and f["kinds"]["images"] > 0
+
+
+def test_scan_changes_nothing(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    before = {p: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in docs.rglob("*")}
+    run(tmp_path / "inv.sqlite", "scan", str(docs))
+    after = {p: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in docs.rglob("*")}
+    assert before == after
+
+
+def test_same_size_decoys_differing_in_one_byte_are_not_duplicates(tmp_path: Path) -> None:
+    base = bytearray(os.urandom(200_000))
+    write(tmp_path / "t/original.bin", bytes(base))
+    write(tmp_path / "t/copy.bin", bytes(base))
+    for where, offset in (("first", 0), ("middle", 100_000), ("last", 199_999)):
+        decoy = bytearray(base)
+        decoy[offset] ^= 0xFF
+        write(tmp_path / f"t/decoy-{where}.bin", bytes(decoy))
+    db = tmp_path / "inv.sqlite"
+    run(db, "scan", str(tmp_path / "t"))
+    [group] = findings_json(db)["duplicates"]
+    assert sorted(os.path.basename(p) for p in group["files"]) == ["copy.bin", "original.bin"]
+
+
+def test_hardlinks_are_one_file_and_free_nothing(tmp_path: Path) -> None:
+    data = os.urandom(10_000)
+    a = write(tmp_path / "t/a.bin", data)
+    os.link(a, tmp_path / "t/a-link.bin")
+    db = tmp_path / "inv.sqlite"
+    run(db, "scan", str(tmp_path / "t"))
+    assert findings_json(db)["duplicates"] == []
+
+    write(tmp_path / "t/b.bin", data)  # a real second copy
+    run(db, "scan", str(tmp_path / "t"))
+    [group] = findings_json(db)["duplicates"]
+    assert len(group["copies"]) == 2
+    linked = next(c for c in group["copies"] if len(c["paths"]) == 2)
+    assert sorted(os.path.basename(p) for p in linked["paths"]) == ["a-link.bin", "a.bin"]
+    assert group["reclaimable_bytes"] == os.lstat(tmp_path / "t/b.bin").st_blocks * 512
+
+
+def test_sparse_files_count_their_allocated_blocks(tmp_path: Path) -> None:
+    a = sparse(tmp_path / "t/disk-a.img", 50_000_000, b"boot")
+    sparse(tmp_path / "t/disk-b.img", 50_000_000, b"boot")
+    db = tmp_path / "inv.sqlite"
+    run(db, "scan", str(tmp_path / "t"))
+    [group] = findings_json(db)["duplicates"]
+    assert group["size"] == 50_000_000
+    assert group["reclaimable_bytes"] == os.lstat(a).st_blocks * 512 < 1_000_000
+    assert findings_json(db, "--oversized", "10 MB")["oversized"] == []
+
+
+def test_zero_byte_files_are_empty_not_duplicates(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write(tmp_path / "t" / name, b"")
+    db = tmp_path / "inv.sqlite"
+    run(db, "scan", str(tmp_path / "t"))
+    f = findings_json(db)
+    assert f["duplicates"] == [] and len(f["empty_files"]) == 3
+
+
+def test_symlinks_are_never_followed_and_loops_are_reported(tmp_path: Path) -> None:
+    t = tmp_path / "t"
+    write(t / "real/data.bin", os.urandom(5000))
+    os.symlink(t / "real", t / "link-to-real")  # following it would double-count data.bin
+    os.symlink(t / "loop-b", t / "loop-a")
+    os.symlink(t / "loop-a", t / "loop-b")
+    db = tmp_path / "inv.sqlite"
+    code, _, _ = run(db, "scan", str(t))
+    assert code == 0
+    f = findings_json(db)
+    assert f["duplicates"] == []
+    assert f["inventory"]["files"] == 1
+    assert {os.path.basename(x["path"]) for x in f["broken_symlinks"]} == {"loop-a", "loop-b"}
+
+
+def test_awkward_names_round_trip(tmp_path: Path) -> None:
+    t = tmp_path / "t"
+    t.mkdir()
+    data = os.urandom(4000)
+    names = ["with space.txt", "-leading-dash", "quo'te\"s.txt", "emoji 🧹.txt", "new\nline.txt"]
+    for name in names:
+        write(t / name, data)
+    raw = os.path.join(os.fsencode(t), b"caf\xe9-latin1.txt")  # not valid UTF-8
+    with open(raw, "wb") as f:
+        f.write(data)
+    db = tmp_path / "inv.sqlite"
+    code, out, _ = run(db, "scan", str(t))
+    assert code == 0
+    inventory = Inventory(db)
+    [group] = find(inventory).duplicates
+    paths = set(group.files)
+    assert os.fsdecode(raw) in paths and str(t / "new\nline.txt") in paths
+    for p in paths:
+        assert os.path.exists(p), p  # every stored path names the real file again
+    code, table, _ = run(db, "findings")
+    assert "caf\\xe9-latin1.txt" in table  # shown escaped
+    assert "new\\nline.txt" in table
+
+
+def test_rescan_of_an_unchanged_tree_hashes_nothing_and_notices_changes(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    first = scan(inventory, [parse_address(str(docs))])
+    assert first.hashing.bytes_read > 0
+    second = scan(inventory, [parse_address(str(docs))])
+    assert second.hashing.bytes_read == 0
+    assert second.summary.added == second.summary.changed == second.summary.gone == 0
+
+    (docs / "Downloads/annual-2023 (1).pdf").unlink()
+    write(docs / "Old/minutes-2015.docx", b"rewritten")
+    third = scan(inventory, [parse_address(str(docs))])
+    assert third.summary.gone == 1 and third.summary.changed >= 1
+    report = next(g for g in find(inventory).duplicates if len(g.copies) > 1 and g.size == 50_000)
+    assert len(report.copies) == 2
+
+
+def test_files_that_vanish_or_change_while_scanning_are_skipped(tmp_path: Path) -> None:
+    t = tmp_path / "t"
+    data = os.urandom(100_000)
+    for name in ("a", "b", "c", "d"):
+        write(t / f"{name}.bin", data)
+
+    def meddle(stage: str) -> None:
+        if stage == "hashing":
+            (t / "c.bin").unlink()
+            with open(t / "d.bin", "ab") as f:
+                f.write(b"!")
+
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    result = scan(inventory, [parse_address(str(t))], progress=ScanProgress(stage=meddle))
+    reasons = dict(result.hashing.skipped)
+    assert "vanished" in reasons[str(t / "c.bin")]
+    assert "changed" in reasons[str(t / "d.bin")]
+    [group] = find(inventory).duplicates
+    assert sorted(os.path.basename(p) for p in group.files) == ["a.bin", "b.bin"]
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path / "inv.sqlite", "scan", str(tmp_path / "nope"))
+    assert code == 2
+    assert "No such file or folder" in err and "nope" in err
+
+
+def test_bad_thresholds_are_clear_errors(tmp_path: Path) -> None:
+    for args, needle in (
+        (["--stale-after", "3 fortnights"], "not an age"),
+        (["--oversized", "-3 GB"], "cannot be negative"),
+    ):
+        code, _, err = run(tmp_path / "inv.sqlite", "findings", *args)
+        assert code == 2 and needle in err
+
+
+def test_a_corrupt_inventory_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "inv.sqlite"
+    db.write_bytes(b"this is not a database" * 100)
+    code, _, err = run(db, "findings")
+    assert code == 1 and "Cannot open the inventory" in err and "--db" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
+def test_unreadable_folders_are_reported_and_the_scan_goes_on(tmp_path: Path) -> None:
+    t = tmp_path / "t"
+    write(t / "open/a.txt", "same")
+    write(t / "open/b.txt", "same")
+    write(t / "locked/secret.txt", "secret")
+    os.chmod(t / "locked", 0)
+    cmd = [sys.executable, "-m", "cleanup", "--db", str(tmp_path / "inv.sqlite"), "scan", str(t)]
+    if os.geteuid() == 0:
+        # root reads everything: drop the capabilities that bypass permissions to meet a real EACCES
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop capabilities")
+        cmd = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        os.chmod(t / "locked", 0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert "locked" in proc.stderr and "permission denied" in proc.stderr
+    assert "1 duplicate groups" in proc.stdout
