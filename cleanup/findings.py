@@ -27,6 +27,7 @@ from .records import (
     QUICKXOR,
     SHA256,
     TRASHED,
+    UNREADABLE,
 )
 
 DAY = 86400.0
@@ -376,6 +377,7 @@ class _Folder:
     total_storage: int = 0
     signature_parts: list[str] = field(default_factory=list)
     unmatched: int = 0  # direct files with no duplicate elsewhere
+    unknown: bool = False  # it, or a folder below it, could not be read
     signature: str | None = None
 
 
@@ -414,12 +416,13 @@ def _roll_up(folders: dict[tuple[str, str, str], _Folder]) -> None:
         folder.total_files += folder.files
         folder.total_storage += folder.storage + folder.record.storage_bytes
         parts = list(folder.signature_parts)
-        complete = folder.unmatched == 0
+        complete = folder.unmatched == 0 and not folder.unknown
         for child_id in folder.children:
             child = folders[(key[0], key[1], child_id)]
             folder.total_files += child.total_files
             folder.total_storage += child.total_storage
-            if child.total_files == 0:
+            folder.unknown = folder.unknown or child.unknown
+            if child.total_files == 0 and not child.unknown:
                 continue  # empty subfolders do not make content different
             if child.signature is None:
                 complete = False
@@ -545,7 +548,7 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
         parent = d.record.parent_id
         parent_folder = folders.get((key[0], key[1], parent)) if parent else None
         top_most = parent_folder is None or parent_folder.total_files > 0
-        if d.total_files == 0 and top_most and parent is not None:
+        if d.total_files == 0 and not d.unknown and top_most and parent is not None:
             out.empty_folders.append(_finding(d.record))
     out.empty_folders.sort(key=lambda x: x.path)
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "scan",
     "findings",
     "providers",
+    "login",
 )
 
 

@@ -48,7 +48,7 @@ def print_summary(f: Findings) -> None:
         if t["count"]:
             what = "reclaimable" if name in ("duplicates", "duplicate_folders") else "in"
             click.echo(
-                f"  {t['count']:>8,} {_LABELS[name]:<32} {size(t['storage_bytes']):>10} {what}"
+                f"  {_LABELS[name] + ':':<32} {t['count']:>8,}  {size(t['storage_bytes']):>10} {what}"
             )
     click.echo("Run `cleanup findings` for the details.")
 

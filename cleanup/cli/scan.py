@@ -84,7 +84,7 @@ def scan_command(
         full=full,
         as_user=as_user,
         all_accounts=all_accounts,
-        settings=_settings(settings),
+        settings=parse_settings(settings),
     )
     finding_options = FindingOptions(
         stale_after_days=parse_age(stale_after), oversized_bytes=parse_size(oversized)
@@ -117,7 +117,8 @@ def scan_command(
         raise SystemExit(1)
 
 
-def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    """--set KEY=VALUE pairs as a dict."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

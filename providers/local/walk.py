@@ -14,6 +14,7 @@ from cleanup.records import (
     HARDLINK,
     PLACEHOLDER,
     SYMLINK,
+    UNREADABLE,
     FileRecord,
     ScanProblem,
 )
@@ -139,5 +140,18 @@ def walk(
                 problem(ScanProblem(folder, "permission denied: folder not read"))
             else:
                 problem(ScanProblem(folder, exc.strerror or str(exc)))
+            yield [_unreadable(folder, account)]
             continue
         yield batch
+
+
+def _unreadable(folder: str, account: str) -> FileRecord:
+    """The folder again, marked so that nobody takes it for empty."""
+    try:
+        record = describe(folder, os.path.basename(folder), os.lstat(folder), account)
+    except OSError:
+        record = FileRecord(
+            PROVIDER, account, folder, folder, os.path.basename(folder), kind="folder"
+        )
+    record.flags = record.flags | {UNREADABLE}
+    return record
