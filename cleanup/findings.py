@@ -385,7 +385,8 @@ def _folders(
     inventory: Inventory, content_ids: dict[tuple[str, str, str], str]
 ) -> dict[tuple[str, str, str], _Folder]:
     folders = {
-        (f.provider, f.account, f.item_id): _Folder(f) for f in inventory.files("kind = 'folder'")
+        (f.provider, f.account, f.item_id): _Folder(f, unknown=UNREADABLE in f.flags)
+        for f in inventory.files("kind = 'folder'")
     }
     for prov, acct, parent, name, item_key, storage in inventory.db.execute(
         "SELECT provider, account, parent_id, name, item_id, storage_bytes FROM files "

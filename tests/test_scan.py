@@ -245,3 +245,23 @@ def test_unreadable_folders_are_reported_and_the_scan_goes_on(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "locked" in proc.stderr and "permission denied" in proc.stderr
     assert re.search(r"duplicate groups: +1 ", proc.stdout), proc.stdout
+
+
+def test_an_unreadable_folder_is_neither_empty_nor_a_duplicate_folder(tmp_path: Path) -> None:
+    from cleanup.findings import find as find_all
+    from cleanup.records import UNREADABLE
+
+    t = tmp_path / "t"
+    write(t / "A/x.txt", "same")
+    write(t / "B/x.txt", "same")
+    (t / "A/locked").mkdir()
+    (t / "C/locked").mkdir(parents=True)
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    scan(inventory, [parse_address(str(t))])
+    assert [os.path.basename(x.path) for x in find_all(inventory).empty_folders] == ["locked", "C"]
+    assert len(find_all(inventory).duplicate_folders) == 1
+    # mark both 'locked' folders as the walk does when it cannot read them
+    inventory.db.execute("UPDATE files SET flags = ? WHERE name = 'locked'", (UNREADABLE,))
+    found = find_all(inventory)
+    assert found.empty_folders == []
+    assert found.duplicate_folders == []
