@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import requests
 
@@ -258,6 +258,7 @@ class GraphEmulator:
             ("GET", r"/sites/getAllSites", "sites.getAllSites", self._get_all_sites),
             ("GET", r"/sites", "sites.search", self._search_sites),
             ("GET", r"/sites/(?P<site>[^/]+)", "sites.get", self._get_site),
+            ("GET", r"/sites/(?P<site>[^/:]+:/.+)", "sites.get", self._get_site),
             ("GET", r"/sites/(?P<site>[^/]+)/drives", "sites.drives", self._site_drives),
             ("GET", r"/users", "users.list", self._list_users),
             ("GET", r"/users/(?P<user>[^/]+)/drive", "users.drive", self._user_drive),
@@ -266,6 +267,9 @@ class GraphEmulator:
             ("GET", rf"/drives/{d}", "drives.get", self._get_drive),
             ("GET", rf"/drives/{d}/root/delta", "drives.delta", self._delta),
             ("GET", rf"/drives/{d}/items/{i}", "items.get", self._get_item),
+            ("GET", rf"/drives/{d}/root:(?P<path>/.*?):?", "items.getByPath", self._get_by_path),
+            ("GET", rf"/drives/{d}/items/{i}/children", "items.children", self._children),
+            ("POST", rf"/drives/{d}/items/{i}/children", "items.create", self._create_folder),
             ("PATCH", rf"/drives/{d}/items/{i}", "items.update", self._update_item),
             ("DELETE", rf"/drives/{d}/items/{i}", "items.delete", self._delete_item),
             (
@@ -375,7 +379,7 @@ class GraphEmulator:
         if found is None:
             # /sites/{hostname}:/sites/{path} addressing
             for candidate in self.tenant.sites.values():
-                if site.endswith(":/sites/" + candidate.name):
+                if unquote(site).lower().endswith(":/sites/" + candidate.name.lower()):
                     return candidate
             raise GraphError(404, "Requested site could not be found", "itemNotFound")
         return found
@@ -604,6 +608,73 @@ class GraphEmulator:
         target = self._drive(drive)
         return Response(200, _select(self._render(target, self._item(target, item)), query))
 
+    def _get_by_path(
+        self, grant: Grant, drive: str, path: str, query: dict[str, str], **_: Any
+    ) -> Response:
+        _need(grant, READ + ("Files.Read",))
+        target = self._drive(drive)
+        node = target.items[target.root_id]
+        for part in [unquote(p) for p in path.split("/") if p]:
+            node = next(
+                (
+                    i
+                    for i in target.items.values()
+                    if i.parent_id == node.id
+                    and i.name.lower() == part.lower()
+                    and not i.deleted
+                    and not i.purged
+                ),
+                None,
+            )  # type: ignore[assignment]
+            if node is None:
+                raise GraphError(404, "The resource could not be found.", "itemNotFound")
+        return Response(200, _select(self._render(target, node), query))
+
+    def _children(
+        self, grant: Grant, drive: str, item: str, query: dict[str, str], host: str, **_: Any
+    ) -> Response:
+        _need(grant, READ + ("Files.Read",))
+        target = self._drive(drive)
+        parent = self._item(target, item)
+        rows = [
+            _select(self._render(target, i), query)
+            for i in target.items.values()
+            if i.parent_id == parent.id and not i.deleted and not i.purged
+        ]
+        return self._paged(rows, query, host, f"/drives/{drive}/items/{item}/children")
+
+    def _create_folder(self, grant: Grant, drive: str, item: str, body: Any, **_: Any) -> Response:
+        target = self._drive(drive)
+        parent = self._item(target, item)
+        self._writable(grant, parent)
+        if not isinstance(body, dict) or not body.get("name") or "folder" not in body:
+            raise GraphError(400, "Only folders can be created here: give name and folder {}.")
+        name = str(body["name"])
+        behavior = body.get("@microsoft.graph.conflictBehavior", "fail")
+        existing = [
+            i
+            for i in target.items.values()
+            if i.parent_id == parent.id
+            and i.name.lower() == name.lower()
+            and not i.deleted
+            and not i.purged
+        ]
+        if existing and behavior == "fail":
+            raise GraphError(
+                409,
+                "An item with the same name already exists under the parent",
+                "nameAlreadyExists",
+            )
+        if existing and behavior == "rename":
+            name = f"{name} 1"
+        now = datetime.now(UTC)
+        by = grant.user or self.tenant.system_user
+        folder = target.add(
+            Item(self.tenant.new_item_id(), name, parent.id, True, now, now, by, by)
+        )
+        target.touch(parent)
+        return Response(201, self._render(target, folder))
+
     def _update_item(
         self, grant: Grant, drive: str, item: str, headers: dict[str, str], body: Any, **_: Any
     ) -> Response:
@@ -752,7 +823,8 @@ class GraphEmulator:
         found.versions.remove(old)
         # SharePoint sends deleted versions to the site recycle bin
         target.bin.append(BinEntry(found.id, old.size, datetime.now(UTC), version_id=old.id))
-        target.touch(found)
+        # the current version is untouched (same eTag), but delta lists the item again
+        found.seq = self.tenant.next_seq()
         return Response(204)
 
     def _restore_version(

@@ -363,8 +363,18 @@ class Login:
                 "Send a new interactive authorization request for this user and resource.",
             )
         wanted = {s for s in _scopes(form.get("scope", "")) if s not in OIDC_SCOPES}
-        if not wanted <= grant.scopes:
-            wanted = grant.scopes
+        # a refresh token can be redeemed for any scope the app has consent for
+        missing = wanted - app.delegated_scopes
+        if missing:
+            self.refresh_tokens[form["refresh_token"]] = grant
+            return 400, self.error(
+                "invalid_grant",
+                65001,
+                f"The user or administrator has not consented to use the application with ID "
+                f"'{app.client_id}' named '{app.display_name}' for {', '.join(sorted(missing))}. "
+                "Send an interactive authorization request for this user and resource.",
+                suberror="consent_required",
+            )
         return 200, self._user_tokens(app, grant.user, wanted or grant.scopes)
 
     def _user_tokens(self, app: App, user: User, scopes: set[str]) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""Acting on SharePoint and OneDrive items, each guarded by the eTag seen at plan time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from cleanup.errors import ItemGone, ProviderError
+from cleanup.providers import ActionOutcome
+from cleanup.records import FileRecord
+
+from .delta import parse_time
+from .graph import Graph
+
+RECYCLE_BIN_DAYS = 93
+
+
+def recycle_bin_url(record: FileRecord) -> str:
+    """The recycle bin page of the site or OneDrive holding the record."""
+    label = str(record.extra.get("drive") or "")
+    site = label.rsplit("/", 1)[0] if "/" in label else label
+    return f"https://{site}/_layouts/15/RecycleBin.aspx" if site else "the site's recycle bin"
+
+
+class Actions:
+    """Trash, delete, move, restore and trim versions through Graph."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    def _item_url(self, record: FileRecord) -> str:
+        return f"/drives/{record.account}/items/{record.item_id}"
+
+    def _guard(self, record: FileRecord) -> dict[str, str]:
+        return {"If-Match": record.fingerprint} if record.fingerprint else {}
+
+    def fingerprint(self, record: FileRecord) -> str | None:
+        try:
+            body = self.graph.get(self._item_url(record), params={"$select": "id,eTag"})
+        except ItemGone:
+            return None
+        return str(body.get("eTag", ""))
+
+    def trash(self, record: FileRecord) -> ActionOutcome:
+        """To the recycle bin: still billed against the site quota until the bin is emptied."""
+        self.graph.call("DELETE", self._item_url(record), headers=self._guard(record))
+        return ActionOutcome(
+            undo={"parent_id": record.parent_id, "name": record.name},
+            pending_bytes=record.storage_bytes,
+            pending_until=time.time() + RECYCLE_BIN_DAYS * 86400,
+        )
+
+    def restore(self, record: FileRecord, undo: Mapping[str, Any]) -> None:
+        body: dict[str, Any] = {}
+        if undo.get("parent_id"):
+            body["parentReference"] = {"id": undo["parent_id"]}
+        reply = self.graph.call(
+            "POST", self._item_url(record) + "/restore", json=body, ok=(400, 403, 404, 501)
+        )
+        if reply.status >= 400:
+            raise ProviderError(
+                f"Microsoft Graph cannot restore {record.path} from a SharePoint or OneDrive for "
+                f"Business recycle bin. Restore it by hand at {recycle_bin_url(record)} "
+                f"(items stay there {RECYCLE_BIN_DAYS} days)."
+            )
+
+    def delete(self, record: FileRecord) -> ActionOutcome:
+        """Permanently, bypassing the recycle bin: the storage is released at once."""
+        self.graph.call(
+            "POST", self._item_url(record) + "/permanentDelete", headers=self._guard(record)
+        )
+        return ActionOutcome(freed_bytes=record.storage_bytes)
+
+    def purge(self, record: FileRecord, undo: Mapping[str, Any]) -> ActionOutcome:
+        raise ProviderError(
+            f"Microsoft Graph cannot empty a SharePoint recycle bin. Empty it (both stages) at "
+            f"{recycle_bin_url(record)}, or let SharePoint do it after {RECYCLE_BIN_DAYS} days."
+        )
+
+    def _folder(self, drive_id: str, path: str) -> str:
+        """The id of the folder at path in the drive, creating what is missing."""
+        parent = "root"
+        walked = ""
+        for part in [p for p in path.strip("/").split("/") if p]:
+            walked = f"{walked}/{part}"
+            try:
+                parent = str(
+                    self.graph.get(
+                        f"/drives/{drive_id}/root:{quote(walked)}:", params={"$select": "id,folder"}
+                    )["id"]
+                )
+                continue
+            except ItemGone:
+                pass
+            reply = self.graph.call(
+                "POST",
+                f"/drives/{drive_id}/items/{parent}/children",
+                json={"name": part, "folder": {}, "@microsoft.graph.conflictBehavior": "fail"},
+                ok=(409,),
+            )
+            if reply.status == 409:  # made meanwhile by someone else
+                reply.body = self.graph.get(f"/drives/{drive_id}/root:{quote(walked)}:")
+            parent = str(reply.body["id"])
+        return parent
+
+    def archive(self, record: FileRecord, destination: str) -> ActionOutcome:
+        """Move into an archive folder of the same drive; nothing is freed by a move."""
+        folder = self._folder(record.account, destination)
+        reply = self.graph.call(
+            "PATCH",
+            self._item_url(record),
+            json={"parentReference": {"id": folder}},
+            headers=self._guard(record),
+        )
+        return ActionOutcome(
+            undo={
+                "parent_id": record.parent_id,
+                "name": record.name,
+                "etag": reply.body.get("eTag"),
+            },
+            archived_bytes=record.storage_bytes,
+        )
+
+    def unarchive(self, record: FileRecord, undo: Mapping[str, Any]) -> None:
+        headers = {"If-Match": str(undo["etag"])} if undo.get("etag") else {}
+        self.graph.call(
+            "PATCH",
+            self._item_url(record),
+            json={
+                "parentReference": {"id": undo["parent_id"]},
+                "name": undo.get("name", record.name),
+            },
+            headers=headers,
+        )
+
+    def trim_versions(
+        self, record: FileRecord, keep: int = 1, newer_than: float | None = None
+    ) -> ActionOutcome:
+        """Delete old versions beyond the newest `keep` (the current one counts) and older
+        than `newer_than`. SharePoint moves them to the recycle bin: pending, not freed."""
+        keep = max(1, keep)
+        current = self.fingerprint(record)
+        if current is None:
+            raise ItemGone(f"Not found: {record.path}. It was deleted or moved since the scan.")
+        if record.fingerprint and current != record.fingerprint:
+            from cleanup.errors import PreconditionFailed
+
+            raise PreconditionFailed(f"Changed since it was planned ({record.path}): skipped.")
+        versions = self.graph.get(self._item_url(record) + "/versions").get("value", [])
+        doomed = [
+            v
+            for v in versions[keep:]
+            if newer_than is None or (parse_time(v.get("lastModifiedDateTime")) or 0) < newer_than
+        ]
+        released = 0
+        removed = []
+        for version in doomed:
+            self.graph.call(
+                "DELETE",
+                f"{self._item_url(record)}/versions/{version['id']}",
+                headers=self._guard(record),
+            )
+            released += int(version.get("size") or 0)
+            removed.append(version["id"])
+        return ActionOutcome(
+            undo={
+                "versions": removed,
+                "note": f"deleted versions wait in {recycle_bin_url(record)}",
+            },
+            pending_bytes=released,
+            pending_until=time.time() + RECYCLE_BIN_DAYS * 86400 if released else None,
+        )
