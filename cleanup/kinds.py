@@ -109,15 +109,23 @@ def _magic() -> object | None:
         return None
 
 
-def _candidates(inventory: Inventory) -> Iterator[tuple[int, str]]:
+def _candidates(inventory: Inventory) -> Iterator[tuple[list[int], str]]:
+    """Rows to recognise, one content at a time: a duplicated content is read once for all its copies."""
     rows = inventory.db.execute(
-        "SELECT id, path, path_raw FROM files WHERE gone_scan IS NULL AND provider = 'local' "
-        "AND kind = 'file' AND content_kind IS NULL AND instr(flags, ?) = 0 AND size > 0 "
-        "AND (size >= ? OR blake3 IS NOT NULL)",
+        "SELECT id, path, path_raw, blake3 FROM files WHERE gone_scan IS NULL "
+        "AND provider = 'local' AND kind = 'file' AND content_kind IS NULL AND instr(flags, ?) = 0 "
+        "AND size > 0 AND (size >= ? OR blake3 IN (SELECT blake3 FROM files WHERE gone_scan IS NULL "
+        "AND blake3 IS NOT NULL GROUP BY blake3 HAVING COUNT(DISTINCT device || ':' || inode) > 1))",
         (PLACEHOLDER, MAGIC_MIN_SIZE),
     ).fetchall()
-    for row, text, raw in rows:
-        yield row, os.fsdecode(raw) if raw is not None else text
+    by_content: dict[str, tuple[list[int], str]] = {}
+    for row, text, raw, b3 in rows:
+        key = b3 or f"row:{row}"
+        if key in by_content:
+            by_content[key][0].append(row)
+        else:
+            by_content[key] = ([row], os.fsdecode(raw) if raw is not None else text)
+    yield from by_content.values()
 
 
 def detect_kinds(inventory: Inventory) -> int:
@@ -126,14 +134,15 @@ def detect_kinds(inventory: Inventory) -> int:
     if detector is None:
         return 0
     found: list[tuple[int, str]] = []
-    for row, path in _candidates(inventory):
+    for rows, path in _candidates(inventory):
         try:
             with open(path, "rb") as f:
                 head = f.read(8192)
-            found.append((row, detector.from_buffer(head)))  # type: ignore[attr-defined]
+            mime = detector.from_buffer(head)  # type: ignore[attr-defined]
         except OSError:
             continue
         except Exception:  # libmagic can fail on odd content; the extension still classifies it
             continue
+        found += [(row, mime) for row in rows]
     inventory.set_content_kinds(found)
     return len(found)
