@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from .records import BLAKE3, MD5, PLACEHOLDER, QUICKXOR, SHA256
 EDGE = 4096  # bytes read at each end of a file in the edge stage
 SMALL = 64 * 1024  # at or below this size, hashing the whole file costs no more than its edges
 CHUNK = 1 << 20
+SHARE_FILES = 256  # files per task given to a hashing thread
+SHARE_BYTES = 64 << 20  # or fewer, when they are large, so that progress keeps moving
 EDGES = "edges"
 _CLOUD_ALGORITHMS = (MD5, SHA256, QUICKXOR)
 
@@ -63,10 +66,12 @@ class _Changed(Exception):
     pass
 
 
-def _read_hash(path: str, key: CacheKey, algo: str) -> tuple[str, int]:
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_hash(path: str, key: CacheKey, algo: str, buffer: bytearray | None = None) -> tuple[str, int]:
     """Hash one file; raise _Changed when it is not the file the scan saw."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != key:
@@ -74,16 +79,19 @@ def _read_hash(path: str, key: CacheKey, algo: str) -> tuple[str, int]:
         size = st.st_size
         if algo == EDGES:
             head = os.pread(fd, EDGE, 0)
-            tail = os.pread(fd, EDGE, max(0, size - EDGE)) if size > EDGE else b""
+            tail = os.pread(fd, EDGE, size - EDGE) if size > EDGE else b""
             digest = blake3.blake3(head + b"\0" + tail).hexdigest()
             read = len(head) + len(tail)
         else:
+            # Reading into one reused buffer: a fresh CHUNK-sized bytes per small file costs
+            # more than reading and hashing it.
+            buf = buffer if buffer is not None else bytearray(CHUNK)
+            view = memoryview(buf)
             hasher = _new(algo)
             read = 0
-            with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
-                while chunk := f.read(CHUNK):
-                    hasher.update(chunk)
-                    read += len(chunk)
+            while n := os.readv(fd, [buf]):
+                hasher.update(view[:n])
+                read += n
             digest = hasher.b64digest() if algo == QUICKXOR else hasher.hexdigest()
         after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -107,6 +115,20 @@ def _new(algo: str) -> Any:
     raise ValueError(algo)
 
 
+def _shares(todo: list[_Candidate]) -> Iterator[list[_Candidate]]:
+    """Batches of files for the workers: a task per small file costs more than reading it."""
+    batch: list[_Candidate] = []
+    nbytes = 0
+    for c in todo:
+        batch.append(c)
+        nbytes += c.key[2]
+        if len(batch) >= SHARE_FILES or nbytes >= SHARE_BYTES:
+            yield batch
+            batch, nbytes = [], 0
+    if batch:
+        yield batch
+
+
 class _Hasher:
     def __init__(
         self, inventory: Inventory, stats: HashStats, progress: Callable[[int], None], workers: int
@@ -122,9 +144,9 @@ class _Hasher:
         self.stats.cache_hits += len(cached)
         todo = [c for c in candidates if c.key not in cached]
 
-        def one(c: _Candidate) -> tuple[_Candidate, str | None, int, str]:
+        def one(c: _Candidate, buffer: bytearray) -> tuple[_Candidate, str | None, int, str]:
             try:
-                digest, read = _read_hash(c.path, c.key, algo)
+                digest, read = _read_hash(c.path, c.key, algo, buffer)
                 return c, digest, read, ""
             except _Changed as exc:
                 return c, None, 0, str(exc)
@@ -133,17 +155,26 @@ class _Hasher:
             except OSError as exc:
                 return c, None, 0, exc.strerror or str(exc)
 
+        local = threading.local()
+
+        def share(part: list[_Candidate]) -> list[tuple[_Candidate, str | None, int, str]]:
+            buffer = getattr(local, "buffer", None)
+            if buffer is None:
+                buffer = local.buffer = bytearray(CHUNK)
+            return [one(c, buffer) for c in part]
+
         fresh: list[tuple[CacheKey, str, str]] = []
         results = dict(cached)
         with ThreadPoolExecutor(self.workers) as pool:
-            for c, digest, read, why in pool.map(one, todo):
-                self.stats.bytes_read += read
-                self.progress(read)
-                if digest is None:
-                    self.stats.skipped.append((c.path, why))
-                    continue
-                results[c.key] = digest
-                fresh.append((c.key, algo, digest))
+            for done in pool.map(share, _shares(todo)):
+                for c, digest, read, why in done:
+                    self.stats.bytes_read += read
+                    self.progress(read)
+                    if digest is None:
+                        self.stats.skipped.append((c.path, why))
+                        continue
+                    results[c.key] = digest
+                    fresh.append((c.key, algo, digest))
         self.inventory.cache_hashes(fresh)
         return results
 

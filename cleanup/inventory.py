@@ -423,17 +423,25 @@ class Inventory:
         self, keys: Iterable[tuple[int, int, int, int]], algo: str
     ) -> dict[tuple[int, int, int, int], str]:
         """Cached values of ``algo`` for (device, inode, size, mtime_ns) keys."""
-        found: dict[tuple[int, int, int, int], str] = {}
-        cur = self.db.cursor()
-        for key in keys:
-            row = cur.execute(
-                "SELECT value FROM hash_cache WHERE device = ? AND inode = ? AND size = ? "
-                "AND mtime_ns = ? AND algo = ?",
-                (*key, algo),
-            ).fetchone()
-            if row:
-                found[key] = row[0]
-        return found
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        # One join in SQLite instead of one query per key: tens of thousands of keys per scan.
+        with self._lock:
+            self.db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS wanted_hashes "
+                "(device INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER)"
+            )
+            self.db.execute("DELETE FROM wanted_hashes")
+            self.db.executemany("INSERT INTO wanted_hashes VALUES (?, ?, ?, ?)", wanted)
+            rows = self.db.execute(
+                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w "
+                "JOIN hash_cache h ON h.device = w.device AND h.inode = w.inode AND h.size = w.size "
+                "AND h.mtime_ns = w.mtime_ns AND h.algo = ?",
+                (algo,),
+            ).fetchall()
+            self.db.execute("DELETE FROM wanted_hashes")
+        return {(d, i, s, m): v for d, i, s, m, v in rows}
 
     def cache_hashes(self, entries: Iterable[tuple[tuple[int, int, int, int], str, str]]) -> None:
         """Remember ((device, inode, size, mtime_ns), algo, value) hashes."""
