@@ -13,8 +13,14 @@ Line shapes (all carry ``t``, epoch seconds, and ``event``):
 - ``{"event": "skipped" | "failed", "entry", "action", "item", "reason"}``
 - ``{"event": "undo-intent" | "undone" | "undo-failed", "entry", "item", "reason"?}``
 - ``{"event": "purge-intent" | "purged" | "purge-failed", "entry", "item", "outcome"?}``
-- ``{"event": "end", "status": "complete" | "interrupted" | "aborted"}`` (a run may have several
-  ends: apply, resume, undo, purge each close what they opened)
+- ``{"event": "end", "status": "complete" | "interrupted" | "aborted", "what"}`` (a run may have
+  several ends: apply, resume, undo, purge each close what they opened, and say which in ``what``)
+
+Added fields (readers may ignore them): the run line also carries ``inventory``; the plan as
+applied is kept beside the journal as ``RUN.plan.json``; ``intent`` and ``done`` carry
+``destination`` for archives; ``item`` also carries ``device``, ``inode`` and ``root`` for
+local files; ``done`` carries ``settled: true`` when ``apply --resume`` found the action had
+happened before a crash.
 
 ``item`` is ``{"provider", "account", "item_id", "path", "storage_bytes", "size", "owner",
 "kind", "location", "fingerprint"}``.
@@ -73,6 +79,19 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class Journal:
     """Appends lines to one run's journal, durably."""
 
@@ -82,10 +101,13 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     @classmethod
-    def create(cls, directory: Path, plan_hash: str, plan_path: str) -> Journal:
+    def create(cls, directory: Path, plan_hash: str, plan_path: str, **extra: Any) -> Journal:
         """Start a new run's journal."""
         run = new_run_id()
+        while (directory / f"{run}.jsonl").exists():
+            run = new_run_id()
         journal = cls(directory / f"{run}.jsonl")
+        journal.lock()
         try:
             user = getpass.getuser()
         except Exception:  # no login name in some containers
@@ -98,8 +120,24 @@ class Journal:
             tool_version=__version__,
             user=user,
             host=socket.gethostname(),
+            **extra,
         )
+        _fsync_dir(directory)
         return journal
+
+    def lock(self) -> None:
+        """Hold the run for this process: a second apply, resume or undo of it is refused."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: one process at a time is the user's to keep
+            return
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._fd)
+            raise JournalError(
+                f"The run {self.path.stem} is in use by another cleanup process; wait for it to finish."
+            ) from exc
 
     @property
     def run_id(self) -> str:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from cleanup.errors import UsageError
-from cleanup.providers import Provider, ScanSink
+from cleanup.errors import ItemGone, PreconditionFailed, ProviderError, UsageError
+from cleanup.providers import ActionOutcome, Provider, ScanSink
 from cleanup.records import FileRecord
 
+from . import archive as archiving
+from . import trash as trashing
 from .walk import fingerprint, walk
 
 
@@ -62,3 +66,98 @@ class LocalProvider(Provider):
             return fingerprint(os.lstat(record.path))
         except FileNotFoundError:
             return None
+
+    # --- acting ------------------------------------------------------------------------
+
+    def _check(self, record: FileRecord) -> None:
+        """Raise unless the item is still exactly what was planned."""
+        now = self.fingerprint(record)
+        if now is None:
+            raise ItemGone(f"{record.path} no longer exists.")
+        if now != record.fingerprint:
+            raise PreconditionFailed(f"{record.path} changed since it was planned.")
+
+    def content_hash(self, record: FileRecord, algo: str) -> str | None:
+        """The item's content hash now (re-read from disk), or None when it is gone."""
+        try:
+            return archiving.file_hash(record.path, algo)
+        except FileNotFoundError:
+            return None
+
+    def check_action(
+        self, action: str, record: FileRecord, destination: str | None, roots: Sequence[str]
+    ) -> None:
+        """Raise before anything is done when ``action`` cannot be carried out on ``record``."""
+        if action == "trash":
+            trashing.check_available(record.path)
+        elif action == "archive":
+            archiving.check_destination(destination or "", list(roots))
+        elif action not in ("delete", "flag"):
+            raise ProviderError(f"Local files cannot be acted on with {action!r}.")
+
+    def trash(self, record: FileRecord) -> ActionOutcome:
+        self._check(record)
+        undo = trashing.move_to_trash(record.path)
+        return ActionOutcome(undo=undo, pending_bytes=record.storage_bytes)
+
+    def restore(self, record: FileRecord, undo: Mapping[str, Any]) -> None:
+        trashing.restore(undo, record.path)
+
+    def archive(self, record: FileRecord, destination: str) -> ActionOutcome:
+        self._check(record)
+        undo = archiving.archive(record.path, record.extra.get("root"), destination)
+        return ActionOutcome(undo=undo, archived_bytes=record.storage_bytes)
+
+    def unarchive(self, record: FileRecord, undo: Mapping[str, Any]) -> None:
+        archiving.unarchive(undo, record.path)
+
+    def delete(self, record: FileRecord) -> ActionOutcome:
+        self._check(record)
+        try:
+            os.unlink(record.path)
+        except FileNotFoundError as exc:
+            raise ItemGone(f"{record.path} no longer exists.") from exc
+        except IsADirectoryError as exc:
+            raise ProviderError(f"{record.path} is a folder; cleanup deletes files only.") from exc
+        return ActionOutcome(freed_bytes=record.storage_bytes)
+
+    def purge(self, record: FileRecord, undo: Mapping[str, Any]) -> ActionOutcome:
+        freed = trashing.purge(undo, record.path)
+        return ActionOutcome(undo=dict(undo), freed_bytes=freed or record.storage_bytes)
+
+    def settle(
+        self, record: FileRecord, action: str, destination: str | None
+    ) -> ActionOutcome | None:
+        """After a crash mid-action: what the action did, or None when the item is untouched."""
+        now = self.fingerprint(record)
+        if action == "archive":
+            undo = archiving.settle(record.path, record.extra.get("root"), destination or "")
+            return (
+                None
+                if undo is None
+                else ActionOutcome(undo=undo, archived_bytes=record.storage_bytes)
+            )
+        if now is not None:
+            return None
+        if action == "trash":
+            device, inode = record.device, _inode(record)
+            found = (
+                trashing.find(record.path, device, inode) if device is not None and inode else None
+            )
+            if found is None:
+                raise ItemGone(f"{record.path} is gone and not in the trash.")
+            return ActionOutcome(
+                undo=found.undo(device or 0, inode), pending_bytes=record.storage_bytes
+            )
+        if action == "delete":
+            return ActionOutcome(freed_bytes=record.storage_bytes)
+        return None
+
+
+def _inode(record: FileRecord) -> int:
+    if record.inode:
+        return record.inode
+    try:
+        return int(record.fingerprint.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return 0

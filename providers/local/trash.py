@@ -130,7 +130,9 @@ def check_available(path: str) -> None:
         raise TrashUnavailable(f"Cannot reach {parent}: {exc.strerror}.") from exc
     if same_as_home:
         trash = home_trash()
-        if not _can_create(os.path.join(trash, "files")) or not _can_create(os.path.join(trash, "info")):
+        if not _can_create(os.path.join(trash, "files")) or not _can_create(
+            os.path.join(trash, "info")
+        ):
             raise TrashUnavailable(
                 f"The trash {trash} cannot be created or written, so nothing can be moved there. "
                 "Fix XDG_DATA_HOME or the folder's permissions, or use a plan that archives instead."
@@ -138,7 +140,11 @@ def check_available(path: str) -> None:
         return
     top = _mount_point(parent)
     shared = os.path.join(top, ".Trash")
-    if os.path.isdir(shared) and not os.path.islink(shared) and os.lstat(shared).st_mode & stat.S_ISVTX:
+    if (
+        os.path.isdir(shared)
+        and not os.path.islink(shared)
+        and os.lstat(shared).st_mode & stat.S_ISVTX
+    ):
         return
     if not _can_create(os.path.join(top, ".Trash-" + str(os.getuid()))):
         raise TrashUnavailable(
@@ -200,7 +206,7 @@ def move_to_trash(path: str) -> dict[str, Any]:
         raise TrashUnavailable(f"Cannot move {path} to the trash: {exc}.") from exc
     found = find(path, st.st_dev, st.st_ino)
     if found is None:
-        # Moved across devices by send2trash's fallback: a copy, so find it by name instead.
+        # send2trash's cross-device fallback copies into the home trash: a new inode.
         raise ProviderError(f"{path} went to the trash but could not be found there again.")
     _fsync_dir(os.path.join(found.trash, "info"))
     _fsync_dir(os.path.join(found.trash, "files"))
@@ -211,7 +217,9 @@ def move_to_trash(path: str) -> dict[str, Any]:
 def _trashed(undo: dict[str, Any] | Any) -> TrashedFile:
     if "trash" not in undo or "name" not in undo:
         where = "the Finder's Trash" if undo.get("platform") == "darwin" else "the Recycle Bin"
-        raise ProviderError(f"cleanup cannot reach into {where}; put the file back from there by hand.")
+        raise ProviderError(
+            f"cleanup cannot reach into {where}; put the file back from there by hand."
+        )
     return TrashedFile(str(undo["trash"]), str(undo["name"]))
 
 
@@ -224,9 +232,13 @@ def restore(undo: dict[str, Any] | Any, path: str) -> None:
         if (st.st_ino, st.st_dev) == (inode, device) and not os.path.lexists(trashed.file):
             _remove(trashed.info)  # restored before a crash; only the info file is left
             return
-        raise RestoreBlocked(f"{path} exists again, so the trashed copy was left in {trashed.file}.")
+        raise RestoreBlocked(
+            f"{path} exists again, so the trashed copy was left in {trashed.file}."
+        )
     if not os.path.lexists(trashed.file):
-        raise ItemGone(f"{trashed.file} is no longer in the trash (emptied?); it cannot be restored.")
+        raise ItemGone(
+            f"{trashed.file} is no longer in the trash (emptied?); it cannot be restored."
+        )
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _move_no_replace(trashed.file, path)
     _remove(trashed.info)
@@ -241,7 +253,9 @@ def purge(undo: dict[str, Any] | Any, path: str) -> int:
     if os.path.lexists(trashed.file):
         st = os.lstat(trashed.file)
         if (st.st_ino, st.st_dev) != (undo.get("inode"), undo.get("device")):
-            raise ProviderError(f"{trashed.file} is not the file cleanup put there; it was left alone.")
+            raise ProviderError(
+                f"{trashed.file} is not the file cleanup put there; it was left alone."
+            )
         freed = getattr(st, "st_blocks", 0) * 512 or st.st_size
         if stat.S_ISDIR(st.st_mode):
             import shutil
@@ -252,7 +266,9 @@ def purge(undo: dict[str, Any] | Any, path: str) -> int:
     elif os.path.lexists(path):
         st = os.lstat(path)
         if (st.st_ino, st.st_dev) == (undo.get("inode"), undo.get("device")):
-            raise ProviderError(f"{path} was put back from the trash outside cleanup; it was not purged.")
+            raise ProviderError(
+                f"{path} was put back from the trash outside cleanup; it was not purged."
+            )
     _remove(trashed.info)
     _fsync_dir(os.path.join(trashed.trash, "files"))
     return freed
@@ -268,7 +284,7 @@ def _remove(path: str) -> None:
 def _move_no_replace(src: str, dst: str) -> None:
     """Rename ``src`` to ``dst`` without ever replacing a file at ``dst``."""
     try:
-        os.link(src, dst)
+        os.link(src, dst, follow_symlinks=False)
     except FileExistsError as exc:
         raise RestoreBlocked(f"{dst} exists; nothing was overwritten.") from exc
     except OSError:
