@@ -24,6 +24,10 @@ class Decision:
     group: str | None = None  # duplicates: the group id from findings
     keep_versions: int | None = None  # trim_versions: keep the newest N
     versions_newer_than: float | None = None  # trim_versions: and those newer than this
+    # What carrying it out frees: 0 for a flag, for something that frees nothing, or for one
+    # name of a hard-linked file whose other names stay; None when only apply can tell
+    # (trimming versions while keeping some). Sum this, not record.storage_bytes.
+    reclaimable_bytes: int | None = None
 
 
 @dataclass(slots=True)
