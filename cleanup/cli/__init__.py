@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "findings",
     "providers",
     "login",
+    "policy",
 )
 
 
