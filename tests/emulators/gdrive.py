@@ -105,13 +105,25 @@ class Faults:
     expire_tokens_after: int | None = None  # after this many API calls every live token expires
     endpoints: frozenset[str] | None = None  # only these endpoints misbehave (None: all API ones)
     batch_parts: bool = True  # faults also hit the parts of a batch one by one
-    scripted: list[tuple[str, int, float | None]] = field(default_factory=list)
+    scripted: list[list[Any]] = field(default_factory=list)  # [endpoint, status, retry_after, skip]
 
     def fail_next(
         self, endpoint: str, count: int = 1, status: int = 503, retry_after: float | None = None
     ) -> None:
         """The next `count` calls of `endpoint` (e.g. "files.list") fail with `status`."""
-        self.scripted.extend([(endpoint, status, retry_after)] * count)
+        self.fail_after(endpoint, 0, count, status, retry_after)
+
+    def fail_after(
+        self,
+        endpoint: str,
+        after: int,
+        count: int,
+        status: int = 503,
+        retry_after: float | None = None,
+    ) -> None:
+        """Let `after` calls of `endpoint` through, then fail the next `count` of them."""
+        for n in range(count):
+            self.scripted.append([endpoint, status, retry_after, after if n == 0 else 0])
 
 
 @dataclass
@@ -557,10 +569,13 @@ class DriveEmulator:
         malformed = False
         if applies and (not in_batch or faults.batch_parts):
             with self.lock:
-                for i, (name, status, retry_after) in enumerate(faults.scripted):
-                    if name == endpoint:
+                for i, entry in enumerate(faults.scripted):
+                    if entry[0] == endpoint:
+                        if entry[3] > 0:
+                            entry[3] -= 1
+                            break
                         del faults.scripted[i]
-                        raise rate_limited(status, retry_after)
+                        raise rate_limited(entry[1], entry[2])
                 roll = self.fault_rng.random()
                 if roll < faults.rate:
                     status = self.fault_rng.choice(faults.statuses)
