@@ -17,6 +17,12 @@ COMMAND_MODULES = (
     "findings",
     "providers",
     "login",
+    "plan",
+    "review",
+    "apply",
+    "undo",
+    "tally",
+    "report",
     "policy",
 )
 

@@ -1,0 +1,456 @@
+"""The tally: what apply runs really freed, what is still pending, and what that is worth.
+
+Reads the apply journals and the inventory. Each acted-on item ends in one state:
+
+- freed: deleted, purged from a bin, old versions trimmed, or trashed into a bin whose
+  retention has passed since;
+- pending: in a trash or recycle bin, still billed, with the date the bin frees it;
+- archived: moved elsewhere, not freed.
+
+Undone, skipped and failed entries count nothing. The footprint counts freed bytes only;
+pending bytes are valued separately, as what they will be worth once the bins empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .footprint import (
+    LOCAL,
+    NOTHING,
+    Estimate,
+    Parameters,
+    estimate,
+    location_of,
+    normalise_region,
+)
+from .inventory import Inventory
+from .journal import DONE, PURGED, Run, find_run, iter_runs, runs_dir
+from .kinds import kind_of_mime, kind_of_name
+
+DAY = 86400.0
+
+
+def item_identity(provider: str, account: str, item_id: str) -> str:
+    """A stable, non-revealing identity for one item, the same in every report that holds it."""
+    key = "\0".join((provider, account, item_id)).encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(key, digest_size=12, person=b"cleanup-item").hexdigest()
+
+
+@dataclass(slots=True)
+class TalliedItem:
+    """One acted-on item and the bytes it stands for."""
+
+    id: str
+    provider: str
+    account: str
+    item_id: str
+    path: str
+    owner: str | None
+    location: str
+    region: str
+    kind: str  # documents, images, video, audio, archives, other
+    action: str
+    run: str
+    done: float  # when the action happened
+    freed_bytes: int = 0  # includes versions_bytes
+    versions_bytes: int = 0
+    pending_bytes: int = 0
+    pending_until: float | None = None  # None with pending bytes: a bin nobody empties on its own
+    archived_bytes: int = 0
+    freed_at: float | None = None
+    team: str | None = None
+    stored_name: str | None = None  # the name the provider gave, which may hold a '/'
+
+    @property
+    def lag_days(self) -> float:
+        """How long the freed bytes stayed billed after the action."""
+        if self.freed_at is None:
+            return 0.0
+        return max(0.0, (self.freed_at - self.done) / DAY)
+
+    @property
+    def name(self) -> str:
+        return self.stored_name or os.path.basename(self.path.rstrip("/")) or self.path
+
+
+@dataclass(slots=True)
+class Bytes:
+    """Bytes by state, and the footprint of the freed ones."""
+
+    items: int = 0
+    freed: int = 0
+    versions: int = 0
+    pending: int = 0
+    archived: int = 0
+    per_year: Estimate = NOTHING
+
+    def add(self, item: TalliedItem, value: Estimate) -> None:
+        self.items += 1
+        self.freed += item.freed_bytes
+        self.versions += item.versions_bytes
+        self.pending += item.pending_bytes
+        self.archived += item.archived_bytes
+        self.per_year = self.per_year + value
+
+
+@dataclass(slots=True)
+class Tally:
+    """Every counted item of the runs read, with the parameters that value them."""
+
+    items: list[TalliedItem]
+    runs: list[str]
+    params: Parameters
+    now: float
+    damaged_lines: int = 0
+
+    def per_year(self) -> Estimate:
+        """Freed bytes, a full year each: the figure for every year after the first."""
+        return _sum(estimate(i.freed_bytes, i.location, self.params, i.region) for i in self.items)
+
+    def first_year(self) -> Estimate:
+        """Freed bytes in the year of the clean-up, less the days they sat in a bin."""
+        return _sum(
+            estimate(i.freed_bytes, i.location, self.params, i.region, lag_days=i.lag_days)
+            for i in self.items
+        )
+
+    def pending_per_year(self) -> Estimate:
+        """What the bytes still in bins will be worth per year once the bins free them."""
+        return _sum(
+            estimate(i.pending_bytes, i.location, self.params, i.region)
+            for i in self.items
+            if i.pending_until is not None
+        )
+
+    def totals(self) -> Bytes:
+        return self.by(lambda i: "all").get("all", Bytes())
+
+    def by(self, key: Callable[[TalliedItem], str]) -> dict[str, Bytes]:
+        """Bytes and freed footprint grouped by ``key``, largest freed first."""
+        groups: dict[str, Bytes] = {}
+        for item in self.items:
+            value = estimate(item.freed_bytes, item.location, self.params, item.region)
+            groups.setdefault(key(item), Bytes()).add(item, value)
+        return dict(sorted(groups.items(), key=lambda kv: (-kv[1].freed, kv[0])))
+
+
+def _sum(values: Iterable[Estimate]) -> Estimate:
+    total = NOTHING
+    for v in values:
+        total = total + v
+    return total
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def load_teams(path: str | Path) -> dict[str, str]:
+    """Owner -> team from a CSV (owner,team) or TOML ([teams] owner = "team") file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Cannot read the teams file {p}: {exc.strerror}.") from exc
+    if p.suffix.lower() == ".toml":
+        try:
+            table = tomllib.loads(text).get("teams", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"The teams file {p} is not valid TOML: {exc}.") from exc
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise UsageError(
+                f'{p}: write one line per owner under [teams], e.g. "ana@org.example" = "Finance".'
+            )
+        return {k.lower(): v for k, v in table.items()}
+    teams = {}
+    for n, row in enumerate(csv.reader(text.splitlines()), 1):
+        if (
+            not row
+            or row[0].startswith("#")
+            or (n == 1 and [c.lower() for c in row[:2]] == ["owner", "team"])
+        ):
+            continue
+        if len(row) < 2 or not row[1].strip():
+            raise UsageError(f"{p}, line {n}: write owner,team (e.g. ana@org.example,Finance).")
+        teams[row[0].strip().lower()] = row[1].strip()
+    return teams
+
+
+class Regions:
+    """Where each account's (or item's) data lives, as the providers reported it."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.accounts: dict[tuple[str, str], str] = {}
+        for q in inventory.quotas():
+            if q.extra.get("region"):
+                self.accounts[(q.provider, q.account)] = str(q.extra["region"])
+        rows = inventory.db.execute(
+            "SELECT provider, account, json_extract(extra, '$.region') FROM files "
+            "WHERE extra IS NOT NULL AND json_valid(extra) AND json_extract(extra, '$.region') IS NOT NULL "
+            "GROUP BY provider, account"
+        )
+        for provider, account, region in rows:
+            self.accounts.setdefault((provider, account), str(region))
+
+    def of(self, provider: str, account: str, extra: Mapping[str, Any] | None = None) -> str:
+        """The normalised region code; EU when unknown."""
+        region = (extra or {}).get("region") or self.accounts.get((provider, account))
+        return normalise_region(region)
+
+
+def _describe(
+    inventory: Inventory, item: Mapping[str, Any]
+) -> tuple[str, str | None, dict[str, Any]]:
+    """Kind of file, name and provider extras of a journal item, from the inventory when it knows it."""
+    stored = inventory.get(
+        str(item.get("provider", "")), str(item.get("account", "")), str(item.get("item_id", ""))
+    )
+    if stored is None:
+        return kind_of_name(os.path.basename(str(item.get("path", "")))), None, {}
+    if stored.content_kind:
+        kind = kind_of_mime(stored.content_kind)
+    elif stored.mime:
+        kind = kind_of_mime(stored.mime)
+    else:
+        kind = kind_of_name(stored.name)
+    return kind, stored.name, stored.extra
+
+
+def _event_times(path: Path) -> dict[tuple[int, str], float]:
+    """(entry, event) -> time of the last done or purged line: when the bytes moved."""
+    times: dict[tuple[int, str], float] = {}
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            if '"done"' not in line and '"purged"' not in line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("event") in ("done", "purged") and "entry" in rec:
+                times[(rec["entry"], rec["event"])] = float(rec.get("t", 0.0))
+    return times
+
+
+def _retention_days(
+    provider: str, location: str, params: Parameters, cache: dict[str, float | None]
+) -> float | None:
+    """Days the provider's bin keeps items: its declared retention, else the table's lag."""
+    if provider not in cache:
+        from .providers import load_providers
+
+        declared: float | None = None
+        cls = load_providers().providers.get(provider)
+        if cls is not None and cls.trash_retention_days is not None:
+            declared = float(cls.trash_retention_days)
+        if declared is None and location != LOCAL:
+            declared = params.lag_days(location)
+        cache[provider] = declared
+    return cache[provider]
+
+
+def select_runs(inventory: Inventory, run_ids: Sequence[str] = ()) -> list[Run]:
+    """The runs named (id, prefix or 'last'), or every run beside the inventory."""
+    directory = runs_dir(inventory.path)
+    if run_ids:
+        return [find_run(directory, r) for r in run_ids]
+    return list(iter_runs(directory))
+
+
+def tally(
+    inventory: Inventory,
+    runs: Sequence[Run],
+    params: Parameters,
+    teams: Mapping[str, str] | None = None,
+    now: float | None = None,
+) -> Tally:
+    """Count every acted-on item of ``runs``; a later run's outcome for the same item wins."""
+    now = time.time() if now is None else now
+    regions = Regions(inventory)
+    retention: dict[str, float | None] = {}
+    found: dict[str, TalliedItem] = {}
+    damaged = 0
+    for run in sorted(runs, key=lambda r: r.started):
+        damaged += run.damaged_lines
+        times = _event_times(run.path)
+        for entry in run.entries.values():
+            if entry.state not in (DONE, PURGED):
+                continue  # undone, skipped, failed or never finished: nothing happened
+            item = _counted(
+                entry.entry, entry.state, entry.action, entry.item, entry.outcome, run, times
+            )
+            if item is None:
+                continue
+            item.kind, item.stored_name, extra = _describe(inventory, entry.item)
+            item.region = regions.of(item.provider, item.account, extra)
+            if item.pending_bytes and item.pending_until is None:
+                days = _retention_days(item.provider, item.location, params, retention)
+                item.pending_until = None if days is None else item.done + days * DAY
+            if item.pending_bytes and item.pending_until is not None and item.pending_until <= now:
+                # The bin has freed it on its own since.
+                item.freed_bytes += item.pending_bytes
+                item.freed_at = item.pending_until
+                item.pending_bytes = 0
+                item.pending_until = None
+            if teams and item.owner:
+                item.team = teams.get(item.owner.lower())
+            found[item.id] = item
+    return Tally(list(found.values()), [r.run_id for r in runs], params, now, damaged)
+
+
+def _counted(
+    entry: int,
+    state: str,
+    action: str,
+    item: Mapping[str, Any],
+    outcome: Mapping[str, Any],
+    run: Run,
+    times: Mapping[tuple[int, str], float],
+) -> TalliedItem | None:
+    provider = str(item.get("provider", ""))
+    account = str(item.get("account", ""))
+    item_id = str(item.get("item_id", ""))
+    done = times.get((entry, "done"), run.started)
+    counted = TalliedItem(
+        id=item_identity(provider, account, item_id),
+        provider=provider,
+        account=account,
+        item_id=item_id,
+        path=str(item.get("path", "")),
+        owner=item.get("owner") or None,
+        location=location_of(provider, item.get("location")),
+        region="EU",
+        kind="other",
+        action=action,
+        run=run.run_id,
+        done=done,
+    )
+    freed = int(outcome.get("freed_bytes") or 0)
+    pending = int(outcome.get("pending_bytes") or 0)
+    archived = int(outcome.get("archived_bytes") or 0)
+    if state == PURGED:
+        # Emptied from the bin: whatever was pending is freed, at the time of the purge.
+        counted.freed_bytes = max(freed, pending)
+        counted.freed_at = times.get((entry, "purged"), done)
+    else:
+        counted.freed_bytes = freed
+        counted.freed_at = done if freed else None
+        counted.pending_bytes = pending
+        until = outcome.get("pending_until")
+        counted.pending_until = float(until) if isinstance(until, int | float) else None
+    counted.archived_bytes = archived
+    if "version" in action:
+        counted.versions_bytes = counted.freed_bytes
+    if not (counted.freed_bytes or counted.pending_bytes or counted.archived_bytes):
+        return None
+    return counted
+
+
+# --- potential -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Potential:
+    """What cleaning up a set of items would be worth, with the same model as the tally."""
+
+    storage_bytes: int = 0
+    by_location: dict[str, int] = field(default_factory=dict)
+    per_year: Estimate = NOTHING
+    first_year: Estimate = (
+        NOTHING  # if it all goes to the bins, which free it after their retention
+    )
+
+
+def potential_of_items(items: Iterable[Any], inventory: Inventory, params: Parameters) -> Potential:
+    """Value items (mappings or objects with provider, account, item_id, storage_bytes), each once."""
+    regions = Regions(inventory)
+    seen: set[tuple[str, str, str]] = set()
+    out = Potential()
+    for it in items:
+        get = it.get if isinstance(it, Mapping) else (lambda k, _it=it: getattr(_it, k, None))
+        provider, account = str(get("provider") or ""), str(get("account") or "")
+        key = (provider, account, str(get("item_id") or ""))
+        if key in seen:
+            continue
+        seen.add(key)
+        _add_potential(
+            out, provider, account, int(get("storage_bytes") or 0), get("location"), regions, params
+        )
+    return out
+
+
+def potential_of_findings(findings: Any, inventory: Inventory, params: Parameters) -> Potential:
+    """Value everything a Findings holds as reclaimable, counting an item listed twice once."""
+    regions = Regions(inventory)
+    out = Potential()
+    seen: set[tuple[str, str, str]] = set()
+
+    def add(provider: str, account: str, item_id: str, nbytes: int) -> None:
+        if (provider, account, item_id) in seen:
+            return
+        seen.add((provider, account, item_id))
+        _add_potential(out, provider, account, nbytes, None, regions, params)
+
+    for group in findings.duplicates:
+        removable = [c for c in group.copies if c.removable]
+        # The kept copy is the first of the largest, as DuplicateGroup.reclaimable_bytes counts.
+        kept = (
+            max(removable, key=lambda c: c.storage_bytes)
+            if len(removable) == len(group.copies)
+            else None
+        )
+        for copy in removable:
+            if copy is not kept:
+                add(copy.provider, copy.account, copy.item_ids[0], copy.storage_bytes)
+    for name in ("stale", "oversized", "junk", "trash_billed"):
+        for f in getattr(findings, name):
+            add(f.provider, f.account, f.item_id, f.storage_bytes)
+    for f in findings.old_versions:
+        add(f.provider, f.account, f.item_id + "\0versions", f.storage_bytes)
+    return out
+
+
+def _add_potential(
+    out: Potential,
+    provider: str,
+    account: str,
+    nbytes: int,
+    declared: Any,
+    regions: Regions,
+    params: Parameters,
+) -> None:
+    if nbytes <= 0:
+        return
+    location = location_of(provider, declared if isinstance(declared, str) else None)
+    region = regions.of(provider, account)
+    out.storage_bytes += nbytes
+    out.by_location[location] = out.by_location.get(location, 0) + nbytes
+    out.per_year = out.per_year + estimate(nbytes, location, params, region)
+    lag = params.lag_days(location)
+    out.first_year = out.first_year + estimate(nbytes, location, params, region, lag_days=lag)
+
+
+def describe_potential(p: Potential, params: Parameters) -> str:
+    """One sentence for a summary: 'If all of this is cleaned up, ...'."""
+    from .report_wording import headline
+
+    if not p.storage_bytes:
+        return "Nothing reclaimable was found."
+    cloud = sum(b for loc, b in p.by_location.items() if loc != LOCAL)
+    if not cloud:
+        return (
+            "If all of this is cleaned up: all of it is on local disks, so no measurable energy saving; "
+            "the benefit is longer equipment life."
+        )
+    return f"If all of this is cleaned up: {headline(p.per_year.co2, 'en')[0].lower()}{headline(p.per_year.co2, 'en')[1:]}, once the bins are emptied."
