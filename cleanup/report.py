@@ -24,7 +24,7 @@ from . import __version__
 from .errors import CleanupError
 from .footprint import LOCAL, NOTHING, Estimate, Parameters, avoided_purchase, car_km, estimate
 from .inventory import Inventory
-from .tally import DAY, TalliedItem, Tally
+from .tally import TalliedItem, Tally
 
 FORMAT = "cleanup.report/1"
 BIGGEST_WINS = 10
@@ -365,4 +365,3 @@ def _progress(i: Mapping[str, Any]) -> tuple[int, int, float]:
         int(i.get("pending_bytes") or 0),
         _ts(i.get("done")) or 0.0,
     )
-
