@@ -218,7 +218,9 @@ def _rows(table: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, Param
             name,
             str(fields.get("label", name)),
             str(fields.get("unit", "")),
-            *values,
+            values[0],
+            values[1],
+            values[2],
             str(fields.get("source", "")),
             str(fields.get("edition", "")),
         )
