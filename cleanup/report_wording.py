@@ -139,6 +139,18 @@ _LABELS: dict[str, dict[str, str]] = {
         "en": "No apply run freed, trashed or archived anything yet.",
         "fr": "Aucune exécution n'a encore rien libéré, mis en corbeille ou archivé.",
     },
+    "potential": {
+        "en": "If all of this is cleaned up: estimated storage footprint no longer attributed to it, about {c} kgCO2e per year (range {l}–{h}) once the bins are emptied.",
+        "fr": "Si tout ceci est nettoyé : empreinte de stockage estimée qui ne lui serait plus attribuée, environ {c} kgCO2e par an (fourchette {l}–{h}) une fois les corbeilles vidées.",
+    },
+    "potential_local": {
+        "en": "If all of this is cleaned up: it is all on local disks, so no measurable energy saving; the benefit is longer equipment life.",
+        "fr": "Si tout ceci est nettoyé : tout est sur des disques locaux, donc pas d'économie d'énergie mesurable ; le bénéfice est une durée de vie plus longue des équipements.",
+    },
+    "potential_none": {
+        "en": "Nothing reclaimable was found.",
+        "fr": "Rien de récupérable n'a été trouvé.",
+    },
     "unknown": {"en": "unknown", "fr": "inconnu"},
     "table": {"en": "Table: {}", "fr": "Tableau : {}"},
     "gb": {"en": "GB", "fr": "Go"},

@@ -441,16 +441,19 @@ def _add_potential(
     out.first_year = out.first_year + estimate(nbytes, location, params, region, lag_days=lag)
 
 
-def describe_potential(p: Potential, params: Parameters) -> str:
-    """One sentence for a summary: 'If all of this is cleaned up, ...'."""
-    from .report_wording import headline
+def describe_potential(p: Potential, lang: str = "en") -> str:
+    """One sentence for a summary: what cleaning all of it up would be worth."""
+    from .report_wording import label, sentence
 
     if not p.storage_bytes:
-        return "Nothing reclaimable was found."
-    cloud = sum(b for loc, b in p.by_location.items() if loc != LOCAL)
-    if not cloud:
-        return (
-            "If all of this is cleaned up: all of it is on local disks, so no measurable energy saving; "
-            "the benefit is longer equipment life."
-        )
-    return f"If all of this is cleaned up: {headline(p.per_year.co2, 'en')[0].lower()}{headline(p.per_year.co2, 'en')[1:]}, once the bins are emptied."
+        return label("potential_none", lang)
+    if not any(b for loc, b in p.by_location.items() if loc != LOCAL):
+        return label("potential_local", lang)
+    return sentence("potential", p.per_year.co2, lang)
+
+
+def findings_potential_sentence(findings: Any, inventory: Inventory, lang: str = "en") -> str:
+    """The potential line of the scan summary, with the shipped parameters."""
+    from .footprint import load_parameters
+
+    return describe_potential(potential_of_findings(findings, inventory, load_parameters()), lang)

@@ -340,3 +340,18 @@ def test_potential_values_findings_and_plan_items_with_the_same_model(tmp_path: 
         }
     ] * 2
     assert potential_of_items(items, inv, params).storage_bytes == 2000 * GB
+
+
+def test_scan_summary_says_what_cleaning_up_would_be_worth(tmp_path: Path) -> None:
+    tree = tmp_path / "Documents"
+    tree.mkdir()
+    for name in ("a.bin", "copy of a.bin"):
+        (tree / name).write_bytes(b"x" * 300_000)
+    result = CliRunner().invoke(
+        main, ["--db", str(tmp_path / "inv.sqlite"), "scan", str(tree)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "If all of this is cleaned up: it is all on local disks, so no measurable energy saving"
+        in result.output
+    )

@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..findings import FileFinding, FindingOptions, Findings, find
+from ..tally import findings_potential_sentence
 from ..units import parse_age, parse_size
 from . import main
 from .common import Context, pass_context, shown, size, table, when
@@ -50,6 +51,10 @@ def print_summary(f: Findings) -> None:
             click.echo(
                 f"  {_LABELS[name] + ':':<32} {t['count']:>8,}  {size(t['storage_bytes']):>10} {what}"
             )
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(Context) if ctx else None
+    if state is not None:
+        click.echo(findings_potential_sentence(f, state.inventory()))
     click.echo("Run `cleanup findings` for the details.")
 
 
