@@ -123,3 +123,17 @@ def test_a_bad_factors_file_is_refused_with_what_to_fix(
 def test_a_missing_factors_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FactorsError, match="Cannot read the factors file"):
         load_parameters(tmp_path / "nope.toml")
+
+
+def test_methodology_page_shows_the_shipped_parameter_table() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "methodology.md").read_text(
+        encoding="utf-8"
+    )
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2:5]
+        for line in page.splitlines()
+        if line.startswith("| ")
+    }
+    for p in load_parameters().values.values():
+        if not p.name.startswith("lag."):
+            assert [float(c) for c in rows[p.label]] == [p.low, p.central, p.high], p.name
