@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import mimetypes
 import os
+import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,10 +274,12 @@ def _finding(f: StoredFile, detail: str = "", storage: int | None = None) -> Fil
     )
 
 
+_JUNK = re.compile("|".join(fnmatch.translate(p) for p in JUNK_PATTERNS))
+
+
 def is_junk(name: str) -> bool:
     """Office lock files, Thumbs.db, .DS_Store, temporary files and unfinished downloads."""
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, p) for p in JUNK_PATTERNS)
+    return _JUNK.match(name.lower()) is not None
 
 
 # --- duplicates ----------------------------------------------------------------------
@@ -285,9 +289,15 @@ def duplicate_groups(inventory: Inventory) -> list[DuplicateGroup]:
     """Groups of copies proven equal by a full-content hash, within one size."""
     where = (
         f"{_LIVE_FILE} AND size > 0 AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 "
-        "AND (blake3 IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL OR quickxor IS NOT NULL) "
-        "AND size IN (SELECT size FROM files WHERE "
-        f"{_LIVE_FILE} AND size > 0 GROUP BY size HAVING COUNT(*) > 1)"
+        # Only rows sharing a hash value with another row can be in a group; the rest, most
+        # of a tree, need not be read at all.
+        "AND ("
+        + " OR ".join(
+            f"{a} IN (SELECT {a} FROM files WHERE {_LIVE_FILE} AND {a} IS NOT NULL "
+            f"GROUP BY {a} HAVING COUNT(*) > 1)"
+            for a in (BLAKE3, MD5, SHA256, QUICKXOR)
+        )
+        + ")"
     )
     by_size: dict[int, list[StoredFile]] = defaultdict(list)
     for f in inventory.files(where):
@@ -487,6 +497,23 @@ def _meaningful_atime_devices() -> set[int]:
     return devices
 
 
+def _name_key(name: str) -> str:
+    """What of a name decides its type by extension: the last suffix, unless more is needed."""
+    ext = os.path.splitext(name)[1]
+    lowered = ext.lower()
+    if ":" in name or lowered in mimetypes.encodings_map or lowered in mimetypes.suffix_map:
+        return name  # URL-like names and .tar.gz style pairs: the whole name decides
+    return ext
+
+
+def _by_rows(inventory: Inventory, rows: list[int]) -> Iterator[StoredFile]:
+    """Stored records by row id, in the order of ``rows``."""
+    for start in range(0, len(rows), 500):
+        part = rows[start : start + 500]
+        found = {f.row: f for f in inventory.files(f"id IN ({','.join('?' * len(part))})", part)}
+        yield from (found[r] for r in part if r in found)
+
+
 def find(inventory: Inventory, options: FindingOptions | None = None) -> Findings:
     """Compute every finding from the inventory."""
     o = options or FindingOptions()
@@ -553,16 +580,33 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
             out.empty_folders.append(_finding(d.record))
     out.empty_folders.sort(key=lambda x: x.path)
 
-    for f in inventory.files(f"{_LIVE_FILE} AND instr(flags, '{TRASHED}') = 0"):
-        if is_junk(f.name):
-            out.junk.append(_finding(f))
-        if f.content_kind and extension_mismatch(f.name, f.content_kind):
-            out.mismatched_extensions.append(_finding(f, f"content is {f.content_kind}"))
-        kind = kind_of_mime(f.content_kind) if f.content_kind else "other"
-        if kind == "other":  # unrecognised content: the declared type or the extension decides
-            kind = kind_of_mime(f.mime) if f.mime else kind_of_name(f.name)
-        out.kinds[kind] = out.kinds.get(kind, 0) + f.storage_bytes
+    # Every file is visited here, so rows stay tuples and only the files listed become records.
+    junk_rows: list[int] = []
+    mismatched: dict[int, str] = {}
+    kind_cache: dict[tuple[str | None, str | None, str], str] = {}
+    for row, name, raw, content_kind, mime, storage in inventory.db.execute(
+        "SELECT id, name, path_raw, content_kind, mime, storage_bytes FROM files "
+        f"WHERE {_LIVE_FILE} AND instr(flags, '{TRASHED}') = 0"
+    ):
+        if raw is not None:
+            name = os.path.basename(os.fsdecode(raw))
+        if is_junk(name):
+            junk_rows.append(row)
+        if content_kind and extension_mismatch(name, content_kind):
+            mismatched[row] = content_kind
+        cache_key = (content_kind, mime, "" if mime else _name_key(name))
+        kind = kind_cache.get(cache_key)
+        if kind is None:
+            kind = kind_of_mime(content_kind) if content_kind else "other"
+            if kind == "other":  # unrecognised content: the declared type or the extension decides
+                kind = kind_of_mime(mime) if mime else kind_of_name(name)
+            kind_cache[cache_key] = kind
+        out.kinds[kind] = out.kinds.get(kind, 0) + storage
     out.kinds = {k: out.kinds.get(k, 0) for k in KINDS}
+    for f in _by_rows(inventory, junk_rows):
+        out.junk.append(_finding(f))
+    for f in _by_rows(inventory, list(mismatched)):
+        out.mismatched_extensions.append(_finding(f, f"content is {mismatched[f.row]}"))
     out.junk.sort(key=lambda x: x.path)
 
     for f in inventory.files(f"kind = 'symlink' AND instr(flags, '{BROKEN_SYMLINK}') > 0"):
