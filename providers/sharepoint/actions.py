@@ -43,11 +43,21 @@ class Actions:
             return None
         return str(body.get("eTag", ""))
 
+    def _where(self, record: FileRecord) -> tuple[str | None, str]:
+        """The item's parent folder id and name as Graph has them now."""
+        body = self.graph.get(self._item_url(record), params={"$select": "id,name,parentReference"})
+        return (body.get("parentReference") or {}).get("id"), str(body.get("name", record.name))
+
     def trash(self, record: FileRecord) -> ActionOutcome:
         """To the recycle bin: still billed against the site quota until the bin is emptied."""
+        parent, name = self._where(record)
         self.graph.call("DELETE", self._item_url(record), headers=self._guard(record))
         return ActionOutcome(
-            undo={"parent_id": record.parent_id, "name": record.name},
+            undo={
+                "parent_id": parent,
+                "name": name,
+                "recycle_bin": recycle_bin_url(record),
+            },
             pending_bytes=record.storage_bytes,
             pending_until=time.time() + RECYCLE_BIN_DAYS * 86400,
         )
@@ -62,7 +72,8 @@ class Actions:
         if reply.status >= 400:
             raise ProviderError(
                 f"Microsoft Graph cannot restore {record.path} from a SharePoint or OneDrive for "
-                f"Business recycle bin. Restore it by hand at {recycle_bin_url(record)} "
+                f"Business recycle bin. Restore it by hand at "
+                f"{undo.get('recycle_bin') or recycle_bin_url(record)} "
                 f"(items stay there {RECYCLE_BIN_DAYS} days)."
             )
 
@@ -107,7 +118,9 @@ class Actions:
 
     def archive(self, record: FileRecord, destination: str) -> ActionOutcome:
         """Move into an archive folder of the same drive; nothing is freed by a move."""
-        folder = self._folder(record.account, destination)
+        # a folder of the item's own drive: /Archive/2026 or sharepoint:/Archive/2026
+        folder = self._folder(record.account, destination.removeprefix("sharepoint:"))
+        parent, name = self._where(record)
         reply = self.graph.call(
             "PATCH",
             self._item_url(record),
@@ -116,8 +129,8 @@ class Actions:
         )
         return ActionOutcome(
             undo={
-                "parent_id": record.parent_id,
-                "name": record.name,
+                "parent_id": parent,
+                "name": name,
                 "etag": reply.body.get("eTag"),
             },
             archived_bytes=record.storage_bytes,
