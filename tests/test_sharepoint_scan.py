@@ -133,7 +133,8 @@ def test_version_history_quota_and_paths(
     # half the version requests inside each $batch come back 429
     graph.faults.throttle(0.5, statuses=(429,), retry_after=1, endpoints={"items.versions"})
     inventory = Inventory(tmp_path / "inventory.db")
-    scan(inventory, [Address("sharepoint", "Finance")], options(admin_settings(graph, admin_app)))
+    settings = admin_settings(graph, admin_app, region="FR")
+    scan(inventory, [Address("sharepoint", "Finance")], options(settings))
     finance = next(s for s in seeded.sites if s.name == "Finance")
     library = finance.drives[0]
     assert graph.faults.throttled["items.versions"] > 0
@@ -167,6 +168,7 @@ def test_version_history_quota_and_paths(
     quota = quotas[library.id]
     assert quota.trash == library.deleted_bytes() > 0  # the recycle bin is still billed
     assert quota.used == library.used_bytes() and quota.total == library.quota_total
+    assert quota.extra["region"] == "FR"  # the footprint uses the French grid
     assert {q.extra["drive"] for q in quotas.values()} == {
         "contoso.sharepoint.com/sites/Finance/Documents",
         "contoso.sharepoint.com/sites/Finance/Archive",

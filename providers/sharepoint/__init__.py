@@ -88,6 +88,7 @@ class SharePointProvider(Provider):
                 full=self.options.full,
                 versions_min_bytes=self.settings.versions_min_bytes,
                 page_size=self.settings.page_size,
+                region=self.settings.region,
                 cancelled=cancel.is_set,
             ).run()
 

@@ -46,6 +46,7 @@ class DriveScan:
     full: bool = False
     versions_min_bytes: int = 256 * 1024
     page_size: int | None = None
+    region: str | None = None
     cancelled: Callable[[], bool] = lambda: False
     folders: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # id -> (name, parent)
     paths: dict[str, str] = field(default_factory=dict)  # folder id -> display path
@@ -246,6 +247,7 @@ class DriveScan:
                     "drive": self.drive.label,
                     "remaining": quota.get("remaining"),
                     "state": quota.get("state"),
+                    **({"region": self.region} if self.region else {}),
                 },
             )
         )

@@ -26,6 +26,7 @@ KEYS = {
     "versions_min_bytes": "fetch version history only where it could hold this much (default 256 KiB)",
     "max_wait": "longest total wait for throttling, in seconds (default 900)",
     "page_size": "items per delta page (default: Graph's)",
+    "region": "country or region where the tenant's data lives, e.g. FR (for the footprint)",
 }
 
 
@@ -44,6 +45,7 @@ class SharePointSettings:
     versions_min_bytes: int = 256 * 1024
     max_wait: float = 900.0
     page_size: int | None = None
+    region: str | None = None
 
     @property
     def application(self) -> bool:
