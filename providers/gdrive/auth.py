@@ -195,7 +195,7 @@ def login(
             "The browser then fails to load a page on localhost; copy that page's whole address (or just its code=... value)."
         )
         answer = (ask or input)("Address or code: ").strip()
-        code = answer
+        code = urllib.parse.unquote(answer)  # a code copied from the address bar may be %-encoded
         if answer.startswith("http"):
             params = urllib.parse.parse_qs(urllib.parse.urlsplit(answer).query)
             if "error" in params:

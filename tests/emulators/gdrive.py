@@ -633,6 +633,7 @@ class DriveEmulator:
 
     def _token_endpoint(self, headers: dict[str, str], body: bytes) -> Response:
         form = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+        form["__authorization__"] = headers.get("authorization", "")
         try:
             grant = form.get("grant_type")
             if grant == "refresh_token":
@@ -652,8 +653,14 @@ class DriveEmulator:
         )
 
     def _client(self, form: dict[str, str]) -> str:
-        client_id = form.get("client_id", "")
-        if self.oauth_clients.get(client_id) != form.get("client_secret"):
+        """The OAuth client, authenticated by form fields or HTTP Basic (client_secret_basic)."""
+        client_id, secret = form.get("client_id", ""), form.get("client_secret")
+        basic = form.get("__authorization__", "")
+        if basic.lower().startswith("basic "):
+            raw = base64.b64decode(basic[6:]).decode()
+            user, _, password = raw.partition(":")
+            client_id, secret = urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(password)
+        if not client_id or self.oauth_clients.get(client_id) != secret:
             raise TokenError(401, "invalid_client", "The OAuth client was not found.")
         return client_id
 
