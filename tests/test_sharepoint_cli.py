@@ -4,6 +4,8 @@ plan, apply, undo; and a local copy of a SharePoint file is found as its duplica
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from click.testing import CliRunner
 from cleanup.cli import main
 from tests.emulators.graph import GraphEmulator
 from tests.emulators.graph_seed import Seeded, seed_realistic
-from tests.emulators.graph_settings import Waits, admin_settings
+from tests.emulators.graph_settings import Waits, admin_settings, staff_settings
 from tests.emulators.graph_tenant import App, content_bytes
 
 pytest_plugins = ["tests.emulators.graph_fixtures"]
@@ -123,3 +125,39 @@ def test_a_local_copy_of_a_sharepoint_file_is_its_duplicate(
     assert group["hash"] == f"quickxor:{item.quickxor}"
     assert any(f.endswith("/" + item.name) and "sharepoint.com" in f for f in group["files"])
     assert not any(str(downloads / "other.bin") in g["files"] for g in findings["duplicates"])
+
+
+def test_staff_sign_in_once_on_the_command_line_then_scan(
+    graph: GraphEmulator,
+    staff_app: App,
+    waits: Waits,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seeded = seed_realistic(graph.tenant)
+    person = seeded.users[4]
+    cache = tmp_path / "config" / "cleanup" / "sharepoint-token-cache.json"
+    for key, value in staff_settings(graph, staff_app, cache).items():
+        monkeypatch.setenv("CLEANUP_" + key.upper().replace(".", "_"), value)
+    monkeypatch.setenv("CLEANUP_DB", str(tmp_path / "inventory.db"))
+
+    def person_at_the_browser() -> None:
+        # the person opens microsoft.com/devicelogin and types the code shown
+        for _ in range(500):
+            with graph.tenant.lock:
+                flows = list(graph.login.device_flows.values())
+            if flows:
+                graph.login.approve(flows[0].user_code, person)
+                return
+            time.sleep(0.01)
+
+    helper = threading.Thread(target=person_at_the_browser)
+    helper.start()
+    shown = run("login", "sharepoint")
+    helper.join()
+    assert "https://microsoft.com/devicelogin" in shown and f"as {person.mail}" in shown
+    assert cache.stat().st_mode & 0o777 == 0o600
+    run("scan", "sharepoint:me")
+    assert graph.calls["login.devicecode"] == 1
+    findings = json.loads(run("findings", "--format", "json"))
+    assert findings["inventory"]["files"] > 0

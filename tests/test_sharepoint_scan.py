@@ -205,3 +205,22 @@ def test_staff_scan_their_onedrive_and_followed_sites(
     assert accounts == expected
     assert graph.calls["login.devicecode"] == 1  # no second sign-in: the cache was used silently
     assert cache.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_expired_delta_link_lists_the_drive_again(
+    graph: GraphEmulator, admin_app: App, waits: Waits, tmp_path: Path
+) -> None:
+    seeded = seed_realistic(graph.tenant)
+    library = next(s for s in seeded.sites if s.name == "Legal").drives[0]
+    target = [Address("sharepoint", f"drive/{library.id}")]
+    settings = admin_settings(graph, admin_app)
+    inventory = Inventory(tmp_path / "inventory.db")
+    scan(inventory, target, options(settings))
+    doomed = next(i for i in library.items.values() if not i.folder and not i.deleted)
+    library.purge(doomed)  # gone, and the old delta link can no longer say so
+    graph.invalidate_delta_tokens(library)
+    again = scan(inventory, target, options(settings))
+    assert any("listing the drive again" in p.message for p in again.summary.problems)
+    live = {i.id for i in library.items.values() if not i.deleted and not i.purged}
+    assert set(i for (_, i) in sharepoint_rows(inventory)) == live
+    assert again.summary.gone == 1

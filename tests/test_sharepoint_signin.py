@@ -148,3 +148,13 @@ def test_staff_must_sign_in_first_and_admins_cannot_scan_me(
     grants = [g for g in graph.login.tokens.values() if g.user is seeded.users[0]]
     assert any("Files.ReadWrite.All" in g.scopes for g in grants)
     assert all("Files.ReadWrite.All" not in g.scopes for g in grants[:1])  # scanning read only
+
+
+def test_device_code_needs_public_client_flows(
+    graph: GraphEmulator, waits: Waits, tmp_path: Path
+) -> None:
+    closed = graph.register_app("closed", delegated_scopes={"Files.Read.All", "Sites.Read.All"})
+    settings = staff_settings(graph, closed, tmp_path / "cache.json")
+    with pytest.raises(AuthError, match="Allow public client flows"):
+        SharePointProvider.login(options(settings), lambda message: None)
+    assert not (tmp_path / "cache.json").exists()

@@ -96,12 +96,17 @@ class SharePointProvider(Provider):
         failures: list[CleanupError] = []
         with ThreadPoolExecutor(max_workers=max(1, type(self).workers)) as pool:
             futures = {pool.submit(one, drive): drive for drive in drives}
-            for future, drive in futures.items():
-                try:
-                    future.result()
-                except CleanupError as exc:
-                    failures.append(exc)
-                    sink.problem(ScanProblem(drive.label, str(exc)))
+            try:
+                for future, drive in futures.items():
+                    try:
+                        future.result()
+                    except CleanupError as exc:
+                        failures.append(exc)
+                        sink.problem(ScanProblem(drive.label, str(exc)))
+            except BaseException:
+                # interrupted: the other drives stop after their current page, cursors saved
+                cancel.set()
+                raise
         if failures and len(failures) == len(drives):
             raise failures[0]
 

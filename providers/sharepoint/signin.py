@@ -60,6 +60,11 @@ def explain(
             f"The certificate was refused for app {app}. Upload its public certificate in {portal} "
             "> Certificates & secrets, and check sharepoint.certificate holds the matching private key."
         )
+    if 7000218 in codes:
+        return AuthError(
+            f"App {app} does not allow device-code sign-in. Turn on 'Allow public client flows' "
+            f"in {portal} > Authentication, or sign in as an admin with a secret or certificate."
+        )
     if 65001 in codes or result.get("suberror") == "consent_required":
         needed = ", ".join(scopes)
         return AuthError(
