@@ -235,7 +235,7 @@ def parse(text: str, source: str, digest: str = "") -> tuple[Policy | None, list
             table="defaults",
             policy="[defaults]",
         )
-    out.issues.sort(key=lambda i: (i.line or 0))
+    out.issues.sort(key=lambda i: i.line or 0)
     if any(i.level == "error" for i in out.issues):
         return None, out.issues
     policy = Policy(

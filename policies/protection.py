@@ -18,15 +18,15 @@ from .registry import BadValue
 
 KEYS: dict[str, dict[str, Any]] = {
     "paths": {
-        **values.TEXTS_SCHEMA,
+        **values.LIST_SCHEMA,
         "description": "Path globs; what they match and everything below is protected.",
     },
     "owners": {
-        **values.TEXTS_SCHEMA,
+        **values.LIST_SCHEMA,
         "description": "Owners (globs, ignoring case) whose items are protected.",
     },
     "labels": {
-        **values.TEXTS_SCHEMA,
+        **values.LIST_SCHEMA,
         "description": 'Labels (globs) that protect an item carrying them; default "*": any label.',
     },
 }
@@ -65,7 +65,7 @@ class Protection:
     @classmethod
     def parse(cls, table: dict[str, Any]) -> Protection:
         """From the keys of [protect]; raises BadValue for a bad value (unknown keys are the caller's)."""
-        kwargs = {key: values.texts(table[key]) for key in KEYS if key in table}
+        kwargs = {key: values.texts(table[key], allow_empty=True) for key in KEYS if key in table}
         return cls(**kwargs)
 
     def reason(self, record: StoredFile) -> str | None:

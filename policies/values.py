@@ -30,6 +30,12 @@ TEXTS_SCHEMA: dict[str, Any] = {
         {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
     ]
 }
+LIST_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string", "minLength": 1}},
+    ]
+}
 BOOL_SCHEMA: dict[str, Any] = {"type": "boolean"}
 
 
@@ -53,10 +59,14 @@ def age(value: Any) -> float:
         raise BadValue(str(exc)) from None
 
 
-def texts(value: Any) -> list[str]:
+def texts(value: Any, allow_empty: bool = False) -> list[str]:
     """A non-empty string, or a non-empty list of them, as a list."""
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
+    if (
+        not isinstance(items, list)
+        or not (items or allow_empty)
+        or not all(isinstance(i, str) and i for i in items)
+    ):
         raise BadValue(
             f'{value!r} should be a text or a list of texts, e.g. "*.iso" or ["*.iso", "*.dmg"].'
         )
