@@ -546,3 +546,36 @@ def test_client_info_and_id_token_are_what_msal_expects(
     info = json.loads(base64.urlsafe_b64decode(token["client_info"] + "=="))
     assert info == {"uid": seeded.users[1].id, "utid": emulator.tenant.id}
     assert token["id_token"].endswith(".") and token["refresh_token"]
+
+
+def test_instance_discovery_path_addressing_and_new_folders(
+    emulator: GraphEmulator, seeded: Seeded, admin: App
+) -> None:
+    discovery = requests.get(
+        f"{emulator.url}/common/discovery/instance",
+        params={
+            "api-version": "1.1",
+            "authorization_endpoint": f"{LOGIN}/{emulator.tenant.domain}/oauth2/v2.0/authorize",
+        },
+        timeout=5,
+    ).json()
+    assert discovery["tenant_discovery_endpoint"] == (
+        f"{LOGIN}/{emulator.tenant.domain}/v2.0/.well-known/openid-configuration"
+    )
+    token = emulator.token_for(admin, scopes={"Sites.ReadWrite.All"})
+    finance = next(s for s in seeded.sites if s.name == "Finance")
+    site = graph(emulator, token, "GET", "/sites/contoso.sharepoint.com:/sites/Finance").json()
+    assert site["id"] == finance.id
+    drive = finance.drives[0]
+    audit = graph(emulator, token, "GET", f"/drives/{drive.id}/root:/Audit/Working papers:").json()
+    assert (
+        audit["name"] == "Working papers"
+        and audit["parentReference"]["path"] == "/drive/root:/Audit"
+    )
+    url = f"/drives/{drive.id}/items/{audit['id']}/children"
+    made = graph(emulator, token, "POST", url, json={"name": "2026", "folder": {}})
+    assert made.status_code == 201 and made.json()["folder"]["childCount"] == 0
+    again = graph(emulator, token, "POST", url, json={"name": "2026", "folder": {}})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "nameAlreadyExists"
+    names = [c["name"] for c in graph(emulator, token, "GET", url).json()["value"]]
+    assert "2026" in names
