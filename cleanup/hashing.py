@@ -69,7 +69,9 @@ class _Changed(Exception):
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
-def _read_hash(path: str, key: CacheKey, algo: str, buffer: bytearray | None = None) -> tuple[str, int]:
+def _read_hash(
+    path: str, key: CacheKey, algo: str, buffer: bytearray | None = None
+) -> tuple[str, int]:
     """Hash one file; raise _Changed when it is not the file the scan saw."""
     fd = os.open(path, _OPEN_FLAGS)
     try:
@@ -188,13 +190,13 @@ def hash_candidates(
     stats = HashStats()
     hasher = _Hasher(inventory, stats, progress, workers)
     db = inventory.db
+    # Sizes held by more than one name, from the size index alone; names of one inode and
+    # placeholders are told apart below, per candidate.
     sizes = [
         r[0]
         for r in db.execute(
             "SELECT size FROM files WHERE gone_scan IS NULL AND kind = 'file' AND size > 0 "
-            "AND instr(flags, ?) = 0 GROUP BY size "
-            "HAVING COUNT(DISTINCT provider || ':' || COALESCE(device || ':' || inode, item_id)) > 1",
-            (PLACEHOLDER,),
+            "GROUP BY size HAVING COUNT(*) > 1"
         )
     ]
     if not sizes:
@@ -204,6 +206,7 @@ def hash_candidates(
     db.executemany("INSERT INTO candidate_sizes VALUES (?)", ((s,) for s in sizes))
     local: dict[int, dict[CacheKey, _Candidate]] = defaultdict(dict)
     have_blake3: dict[CacheKey, str] = {}
+    lacking_blake3: list[tuple[CacheKey, int]] = []  # a new or changed name of a known inode
     for row, path_text, path_raw, size, device, inode, fp, b3 in db.execute(
         "SELECT id, path, path_raw, size, device, inode, fingerprint, blake3 FROM files "
         "WHERE gone_scan IS NULL AND kind = 'file' AND provider = 'local' AND instr(flags, ?) = 0 "
@@ -212,13 +215,15 @@ def hash_candidates(
     ):
         key = (device, inode, size, _mtime_ns(fp))
         group = local[size]
+        if b3:
+            have_blake3[key] = b3
+        else:
+            lacking_blake3.append((key, row))
         if key in group:
             group[key].rows.append(row)
             continue
         path = os.fsdecode(path_raw) if path_raw is not None else path_text
         group[key] = _Candidate([row], path, key)
-        if b3:
-            have_blake3[key] = b3
     cloud: dict[int, set[str]] = defaultdict(set)
     for size, md5, sha256, qx in db.execute(
         "SELECT size, md5, sha256, quickxor FROM files WHERE gone_scan IS NULL AND kind = 'file' "
@@ -227,33 +232,42 @@ def hash_candidates(
         for algo, value in ((MD5, md5), (SHA256, sha256), (QUICKXOR, qx)):
             if value:
                 cloud[size].add(algo)
-    stats.size_candidates = sum(len(g) for g in local.values())
+    stats.size_candidates = sum(len(g) for size, g in local.items() if len(g) > 1 or size in cloud)
 
     # Local against local: edges, then the whole content, only among inodes that still collide.
-    updates: list[tuple[int, str, str]] = []
+    updates: list[tuple[int, str, str]] = [
+        (row, BLAKE3, have_blake3[key]) for key, row in lacking_blake3 if key in have_blake3
+    ]
     need_full: list[_Candidate] = []
-    need_edges: list[_Candidate] = []
+    edge_sizes: set[int] = set()
     for size, group in local.items():
         if len(group) < 2:
             continue
         for key, c in group.items():
             if key in have_blake3:
                 continue
-            (need_full if size <= SMALL else need_edges).append(c)
-    if need_edges:
+            if size <= SMALL:
+                need_full.append(c)
+            else:
+                edge_sizes.add(size)
+    if edge_sizes:
+        # Every inode of such a size takes part, those already fully hashed too: a new copy
+        # is compared with them by edges (from the cache), not with their full hash.
+        need_edges = [c for size in edge_sizes for c in local[size].values()]
         edges = hasher.run(need_edges, EDGES)
         stats.edge_hashed = len(need_edges)
-        by_edge: dict[tuple[int, str], list[CacheKey]] = defaultdict(list)
-        for size, group in local.items():
-            if size <= SMALL or len(group) < 2:
-                continue
-            for key in group:
-                value = have_blake3.get(key) or edges.get(key)
-                if value:
-                    by_edge[(size, value)].append(key)
-        collide = {k for keys in by_edge.values() if len(keys) > 1 for k in keys}
-        need_full += [c for c in need_edges if c.key in collide]
-        # A file whose edges match a file already fully hashed still needs its own full hash.
+        by_edge: dict[tuple[int, str], list[_Candidate]] = defaultdict(list)
+        for c in need_edges:
+            value = edges.get(c.key)
+            if value:
+                by_edge[(c.key[2], value)].append(c)
+        need_full += [
+            c
+            for same in by_edge.values()
+            if len(same) > 1
+            for c in same
+            if c.key not in have_blake3
+        ]
     if need_full:
         full = hasher.run(need_full, BLAKE3)
         stats.full_hashed = len(need_full)
