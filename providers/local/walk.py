@@ -45,8 +45,24 @@ def storage_bytes(st: os.stat_result) -> int:
     return blocks * 512 if blocks is not None else st.st_size
 
 
-def describe(path: str, name: str, st: os.stat_result, account: str) -> FileRecord:
-    """A FileRecord for a path from its lstat result."""
+def _guess_mime(name: str) -> str | None:
+    """The MIME type a name's extension suggests, worked out once per extension."""
+    ext = os.path.splitext(name)[1]
+    lowered = ext.lower()
+    if ":" in name or lowered in mimetypes.encodings_map or lowered in mimetypes.suffix_map:
+        return mimetypes.guess_type(name, strict=False)[0]  # URL-like names, .tar.gz pairs
+    return _mime_of_extension(ext)
+
+
+@lru_cache(maxsize=4096)
+def _mime_of_extension(ext: str) -> str | None:
+    return mimetypes.guess_type("x" + ext, strict=False)[0]
+
+
+def describe(
+    path: str, name: str, st: os.stat_result, account: str, parent: str | None = None
+) -> FileRecord:
+    """A FileRecord for a path from its lstat result (``parent``: its folder, when known)."""
     mode = st.st_mode
     flags: set[str] = set()
     kind: str
@@ -77,10 +93,10 @@ def describe(path: str, name: str, st: os.stat_result, account: str) -> FileReco
         created=birth,
         accessed=st.st_atime,
         owner=_owner(st.st_uid),
-        mime=mimetypes.guess_type(name, strict=False)[0] if kind == "file" else None,
+        mime=_guess_mime(name) if kind == "file" else None,
         fingerprint=fingerprint(st),
         flags=frozenset(flags),
-        parent_id=os.path.dirname(path),
+        parent_id=os.path.dirname(path) if parent is None else parent,
         device=st.st_dev,
         inode=st.st_ino,
         links=st.st_nlink,
@@ -111,6 +127,7 @@ def walk(
             return
         folder = stack.pop()
         batch: list[FileRecord] = []
+        parent = os.path.dirname(os.path.join(folder, "x"))  # what dirname gives each entry
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
@@ -121,7 +138,7 @@ def walk(
                     except OSError as exc:
                         problem(ScanProblem(entry.path, exc.strerror or str(exc)))
                         continue
-                    record = describe(entry.path, entry.name, st, account)
+                    record = describe(entry.path, entry.name, st, account, parent)
                     if record.kind == "folder":
                         if st.st_dev != root_dev and not cross_fs:
                             problem(
