@@ -52,6 +52,7 @@ svg .bar { fill: #1f5f8b; }
 pre { background: #f4f4f4; padding: .75rem; overflow-x: auto; }
 .note { color: #3b3b3b; }
 a { color: #0b4f7c; }
+@page { size: A4; margin: 15mm; }
 @media print {
   :root { font-size: 11pt; background: #fff; color: #000; }
   body { max-width: none; padding: 0; }
@@ -59,6 +60,9 @@ a { color: #0b4f7c; }
   h2 { break-after: avoid; page-break-after: avoid; }
   table, figure, pre { break-inside: avoid; page-break-inside: avoid; }
   .scroll { overflow: visible; }
+  table { width: 100%; box-sizing: border-box; }
+  th, td { overflow-wrap: break-word; }
+  .n { white-space: nowrap; }
   svg .bar { fill: #444; }
 }
 """

@@ -188,11 +188,14 @@ def render_text(report: Mapping[str, Any], lang: str = "en") -> str:
             label("footprint", lang),
             table(footprint_rows(report, lang), footprint_headers(lang)),
         ]
-        out += [
-            "",
-            label("by_provider", lang),
-            table(group_rows(report["by_provider"], lang, False), group_headers(lang, "provider")),
-        ]
+        for section, what in (
+            ("by_provider", "provider"),
+            ("by_location", "location"),
+            ("by_team", "team"),
+        ):
+            if report[section]:
+                rows = group_rows(report[section], lang, section == "by_location")
+                out += ["", label(section, lang), table(rows, group_headers(lang, what))]
         if report["pending"]:
             out += [
                 "",

@@ -55,6 +55,13 @@ def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400) -> 
     return png
 
 
+def print_to_pdf(page: Path, pdf: Path) -> bytes:
+    """The page as the browser prints it."""
+    result = run_chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    assert pdf.exists(), result.stderr[-2000:]
+    return pdf.read_bytes()
+
+
 def dom_after_load(page: Path, budget_ms: int = 5000) -> str:
     """The page's DOM once loaded and its scripts (if any) have run."""
     result = run_chromium(f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri())

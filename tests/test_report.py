@@ -233,6 +233,8 @@ def test_merge_refuses_what_is_not_a_report_or_has_other_factors(tmp_path: Path)
     changed.write_text(json.dumps(other), encoding="utf-8")
     result = CliRunner().invoke(main, ["report", "merge", str(paths[0]), str(changed)])
     assert result.exit_code == 2 and "different footprint factors" in result.output
+    result = CliRunner().invoke(main, ["report", "merge"])
+    assert result.exit_code == 2 and "Name the JSON reports to merge" in result.output
 
 
 def test_a_report_with_no_run_says_so(tmp_path: Path) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cleanup.cli import main
-from tests.browser_support import axe_violations, chromium, dom_after_load, screenshot
+from tests.browser_support import axe_violations, chromium, dom_after_load, print_to_pdf, screenshot
 from tests.test_tally import GB, Act, clean_up_day, seed_inventory, write_run
 
 pytestmark = pytest.mark.browser
@@ -72,3 +73,12 @@ def test_axe_finds_no_serious_or_critical_accessibility_violation(
         if v["impact"] in ("serious", "critical")
     ]
     assert bad == []
+
+
+def test_the_report_prints_on_several_a4_pages(pages: dict[str, Path], tmp_path: Path) -> None:
+    pdf = print_to_pdf(pages["en"], tmp_path / "report.pdf")
+    assert pdf.startswith(b"%PDF")
+    pages_printed = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert pages_printed >= 3
+    # A4 (595 × 842 points), from the page's @page rule.
+    assert re.search(rb"/MediaBox \[0 0 59[45][.\d]* 84[12][.\d]*\]", pdf)

@@ -1,4 +1,4 @@
-"""cleanup report, cleanup report merge"""
+"""cleanup report (and cleanup report merge)"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..errors import UsageError
 from ..footprint import load_parameters
 from ..report import build, load, merge, report_key
 from ..report_csv import render_csv
@@ -30,15 +31,6 @@ _SUFFIXES = {
     ".htm": "html",
     ".txt": "text",
 }
-
-
-class _ReportGroup(click.Group):
-    """`cleanup report [RUN ...]` makes a report; `cleanup report merge ...` merges reports."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
-            args = ["make", *args]
-        return super().parse_args(ctx, args)
 
 
 def render(report: Mapping[str, Any], fmt: str, lang: str) -> str:
@@ -72,42 +64,22 @@ def _format(fmt: str | None, output: str | None) -> str:
     return _SUFFIXES.get(Path(output).suffix.lower(), "text") if output else "text"
 
 
-_format_option = click.option(
+@main.command("report")
+@click.argument("runs", nargs=-1)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
     help="Output format (default: from the -o suffix, else text).",
 )
-_output_option = click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Write to this file."
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="Language of the report.",
 )
-_lang_option = click.option(
-    "--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="Language."
-)
-
-
-@main.group("report", cls=_ReportGroup)
-def report_group() -> None:
-    """Write the report for the sustainability lead, or merge several reports into one.
-
-    \b
-    cleanup report [RUN ...] [options]     make a report (see `cleanup report make --help`)
-    cleanup report merge A.json B.json ... one total from staff or site reports
-
-    \b
-    Example:
-      cleanup report -o clean-up-day.html --lang fr
-      cleanup report --format json -o site-lyon.json
-      cleanup report merge site-*.json -o org.json
-      cleanup report --from org.json -o org.html
-    """
-
-
-@report_group.command("make")
-@click.argument("runs", nargs=-1)
-@_format_option
-@_output_option
-@_lang_option
 @click.option(
     "--detailed",
     is_flag=True,
@@ -138,7 +110,7 @@ def report_group() -> None:
     help="Render an existing JSON report instead.",
 )
 @pass_context
-def make_command(
+def report_command(
     ctx: Context,
     runs: tuple[str, ...],
     fmt: str | None,
@@ -156,12 +128,30 @@ def make_command(
     RUNS are run ids (or 'last'); without any, every run is counted. Aggregated by default:
     no file names, paths or personal names unless --detailed.
 
+    `cleanup report merge A.json B.json ...` combines JSON reports from staff or sites into
+    one total instead, counting an item present in several reports once (JSON by default).
+
     \b
     Example:
       cleanup report
+      cleanup report -o clean-up-day.html --lang fr --teams teams.csv
       cleanup report last --format markdown -o report.md
-      cleanup report -o report.html --lang fr --teams teams.csv
+      cleanup report --format json -o site-lyon.json
+      cleanup report merge site-*.json -o org.json
+      cleanup report --from org.json -o org.html
     """
+    if runs and runs[0] == "merge":
+        if len(runs) < 2:
+            raise UsageError(
+                "Name the JSON reports to merge: cleanup report merge A.json B.json -o org.json"
+            )
+        report = merge([load(p) for p in runs[1:]])
+        _write(
+            render(report, fmt or (_format(None, output) if output else "json"), lang),
+            output,
+            ctx.quiet,
+        )
+        return
     if source:
         report = load(source)
     else:
@@ -174,25 +164,3 @@ def make_command(
             counted, inventory, report_key(inventory.path, key), detailed, avoided_purchase
         )
     _write(render(report, _format(fmt, output), lang), output, ctx.quiet)
-
-
-@report_group.command("merge")
-@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@_format_option
-@_output_option
-@_lang_option
-@pass_context
-def merge_command(
-    ctx: Context, reports: tuple[str, ...], fmt: str | None, output: str | None, lang: str
-) -> None:
-    """Combine JSON reports into one total; an item present in several reports counts once.
-
-    \b
-    Example:
-      cleanup report merge staff/*.json -o org.json
-      cleanup report merge lyon.json paris.json -o org.html --lang fr
-    """
-    merged = merge([load(p) for p in reports])
-    _write(
-        render(merged, _format(fmt, output) if output or fmt else "json", lang), output, ctx.quiet
-    )
