@@ -194,7 +194,8 @@ def never_changed(record: StoredFile, min_age_days: float, now: float) -> str | 
 
 def _protect_last_copies(decisions: dict[Key, Decision], groups: list[DuplicateGroup]) -> None:
     """Make sure every duplicate group keeps a copy, and that a recorded kept copy really stays."""
-    for d in list(decisions.values()):
+    for key in list(decisions):
+        d = decisions[key]  # the current decision: an earlier turn may have flagged it
         if d.keep is None or d.action not in REMOVING:
             continue
         k = key_of(d.keep)

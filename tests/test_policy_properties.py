@@ -198,7 +198,7 @@ def test_no_policy_can_override_the_safety_rules(recs: list[FileRecord], text: s
     removed = {k for k, d in decisions.items() if d.action in REMOVING}
     event(f"removes {min(len(removed), 3)}+, protected {bool(evaluation.protected)}")
 
-    for k, d in decisions.items():
+    for d in decisions.values():
         record = d.record
         # Nothing protected enters a decision.
         assert policy.protection.reason(record) is None, (record.path, record.extra, d)
