@@ -39,6 +39,7 @@ from .journal import DONE, PURGED, Run, find_run, iter_runs, runs_dir
 from .kinds import kind_of_mime, kind_of_name
 
 DAY = 86400.0
+FREEING_ACTIONS = ("trash", "delete", "trim_versions")
 
 
 def item_identity(provider: str, account: str, item_id: str) -> str:
@@ -373,12 +374,14 @@ class Potential:
 
 
 def potential_of_items(items: Iterable[Any], inventory: Inventory, params: Parameters) -> Potential:
-    """Value items (mappings or objects with provider, account, item_id, storage_bytes), each once."""
+    """Value items or plan entries (provider, account, item_id, storage_bytes, action?), each once."""
     regions = Regions(inventory)
     seen: set[tuple[str, str, str]] = set()
     out = Potential()
     for it in items:
         get = it.get if isinstance(it, Mapping) else (lambda k, _it=it: getattr(_it, k, None))
+        if get("action") not in (None, *FREEING_ACTIONS):
+            continue  # kept, flagged or archived: frees nothing
         provider, account = str(get("provider") or ""), str(get("account") or "")
         key = (provider, account, str(get("item_id") or ""))
         if key in seen:
@@ -457,3 +460,10 @@ def findings_potential_sentence(findings: Any, inventory: Inventory, lang: str =
     from .footprint import load_parameters
 
     return describe_potential(potential_of_findings(findings, inventory, load_parameters()), lang)
+
+
+def plan_potential_sentence(entries: Iterable[Any], inventory: Inventory, lang: str = "en") -> str:
+    """The potential line of a plan summary: what its trash, delete and trim entries would be worth."""
+    from .footprint import load_parameters
+
+    return describe_potential(potential_of_items(entries, inventory, load_parameters()), lang)

@@ -18,6 +18,7 @@ from cleanup.journal import Journal, runs_dir
 from cleanup.records import FileRecord, Quota
 from cleanup.tally import (
     item_identity,
+    plan_potential_sentence,
     potential_of_findings,
     potential_of_items,
     select_runs,
@@ -340,6 +341,14 @@ def test_potential_values_findings_and_plan_items_with_the_same_model(tmp_path: 
         }
     ] * 2
     assert potential_of_items(items, inv, params).storage_bytes == 2000 * GB
+    entries = [
+        {**items[0], "action": "archive"},
+        {**items[0], "item_id": "other", "action": "trash"},
+    ]
+    assert (
+        potential_of_items(entries, inv, params).storage_bytes == 2000 * GB
+    )  # archiving frees nothing
+    assert "about 51 kgCO2e per year (range 2.1–354)" in plan_potential_sentence(entries, inv)
 
 
 def test_scan_summary_says_what_cleaning_up_would_be_worth(tmp_path: Path) -> None:
