@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanup.quickxor import QuickXorHash, quickxor_bytes, quickxor_file
+from cleanup import quickxor
+from cleanup.quickxor import QuickXorHash, quickxor_bytes, quickxor_file, quickxor_stream
 
 # (input, expected) both base64, from rclone's backend/onedrive/quickxorhash test suite,
 # which checks its Go port against Microsoft's reference implementation.
@@ -97,7 +98,11 @@ def test_fed_in_pieces_gives_the_same_hash(block: int) -> None:
         assert hasher.b64digest() == expected
 
 
-def test_a_file_spanning_many_reads_matches_the_definition(tmp_path: Path) -> None:
+def test_a_file_spanning_many_reads_matches_the_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # reads that end mid-block, so every read starts at another offset of the 160-byte cycle
+    monkeypatch.setattr(quickxor, "READ_SIZE", 100_003)
     rng = random.Random(5)
     data = rng.randbytes(3 * 160 * 4096 + 77)
     path = tmp_path / "report.docx"
@@ -106,6 +111,8 @@ def test_a_file_spanning_many_reads_matches_the_definition(tmp_path: Path) -> No
     for start in range(0, len(data), 100_003):
         hasher.update(data[start : start + 100_003])
     assert quickxor_file(path) == hasher.b64digest() == _reference(data)
+    with open(path, "rb") as stream:
+        assert quickxor_stream(stream) == hasher.b64digest()
     # one flipped byte changes the hash
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     assert quickxor_file(path) != hasher.b64digest()
