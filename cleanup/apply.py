@@ -144,6 +144,13 @@ class _Runner:
             expected = mine.get(algo) or kept.get(algo)
             if self._kept_hashes[key] != expected:
                 return f"kept copy changed: {record.path} no longer has the same content"
+            if algo in mine:
+                # Rewritten in place with its size and mtime kept, a copy may no longer be one.
+                try:
+                    if content_hash(record_of(entry), algo) != mine[algo]:
+                        return "stale: its content changed since the plan was made"
+                except OSError as exc:
+                    return f"unreadable: {exc.strerror}"
             return None
         if now != record.fingerprint:
             return f"kept copy changed: {record.path} changed since planning"

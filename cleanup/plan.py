@@ -23,6 +23,7 @@ from typing import Any
 
 from . import __version__
 from .errors import PlanError
+from .findings import duplicate_groups
 from .inventory import Inventory, StoredFile
 from .records import FileRecord
 
@@ -329,6 +330,39 @@ def _least_destructive(decisions: Iterable[Any]) -> list[Any]:
     return list(chosen.values())
 
 
+def _spare_last_copies(
+    decisions: list[Any], inventory: Inventory, warnings: list[str]
+) -> list[Any]:
+    """Drop removals so that every duplicate group keeps one copy, whichever policies matched."""
+    removing = {
+        (d.record.provider, d.record.account, d.record.item_id)
+        for d in decisions
+        if d.action in REMOVING
+    }
+    if not removing:
+        return decisions
+    spared: set[tuple[str, str, str]] = set()
+    for g in duplicate_groups(inventory):
+        alive = [
+            c
+            for c in g.copies
+            if any((c.provider, c.account, i) not in removing for i in c.item_ids)
+        ]
+        if alive:
+            continue
+        copy = g.copies[0]  # the oldest: findings sort copies by modification time
+        spared.update((copy.provider, copy.account, i) for i in copy.item_ids)
+        warnings.append(
+            f"{copy.paths[0]}: not planned, because it is the last copy of its duplicate group."
+        )
+    return [
+        d
+        for d in decisions
+        if d.action not in REMOVING
+        or (d.record.provider, d.record.account, d.record.item_id) not in spared
+    ]
+
+
 def build(
     evaluation: Any,
     inventory: Inventory,
@@ -364,6 +398,7 @@ def build(
             )
             continue
         safe.append(d)
+    safe = _spare_last_copies(safe, inventory, warnings)
     safe.sort(
         key=lambda d: (d.group or "", d.policy, d.record.provider, d.record.account, d.record.path)
     )

@@ -321,3 +321,20 @@ def test_plan_entries_with_flag_are_shown_but_never_acted_on(tmp_path: Path) -> 
     assert result.flagged == 1 and result.done == [] and (docs / "Video/holiday.mp4").exists()
     with pytest.raises(PlanError):
         apply(plan, inventory, now=time.time() + 30 * 86400)
+
+
+def test_a_copy_rewritten_in_place_with_its_size_and_mtime_kept_is_not_removed(
+    tmp_path: Path,
+) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    db = tmp_path / "inv.sqlite"
+    inventory = scanned(docs, db)
+    make_plan(inventory, duplicates(inventory), tmp_path / "plan.json")
+    copy = docs / "Downloads/annual-2023 (1).pdf"
+    st = copy.stat()
+    with open(copy, "r+b") as f:  # same inode, same size
+        f.write(b"unique content now")
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, out, _ = run(db, "apply", str(tmp_path / "plan.json"), "--yes")
+    assert code == 0 and "6 done, 1 skipped" in out and "content changed" in out
+    assert copy.read_bytes().startswith(b"unique content now")
