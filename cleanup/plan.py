@@ -330,6 +330,16 @@ def _least_destructive(decisions: Iterable[Any]) -> list[Any]:
     return list(chosen.values())
 
 
+def _files_total(evaluation: Any, inventory: Inventory) -> int:
+    """The files max_percent is a share of: what findings counted, as the policy engine does."""
+    total = (evaluation.extra or {}).get("files_total")
+    if total is None:
+        total = inventory.db.execute(
+            "SELECT COUNT(*) FROM files WHERE gone_scan IS NULL AND kind = 'file'"
+        ).fetchone()[0]
+    return int(total)
+
+
 def _spare_last_copies(
     decisions: list[Any], inventory: Inventory, warnings: list[str]
 ) -> list[Any]:
@@ -414,7 +424,7 @@ def build(
             "source": policy_source,
         },
         "inventory": {"path": str(Path(inventory.path).resolve()), "scans": _scans(inventory)},
-        "inventory_files": inventory.count(),
+        "inventory_files": _files_total(evaluation, inventory),
         "created": iso(now),
         "expires": iso(now + expires_days * 86400),
         "min_age_days": evaluation.min_age_days,
