@@ -133,14 +133,15 @@ def test_a_clean_up_day_with_the_staff_pack_end_to_end(tmp_path: Path) -> None:
     assert [r["undone"] for r in rows] == [9, 0] and [r["purged"] for r in rows] == [0, 9]
 
 
-def test_a_plan_over_the_packs_run_limit_is_not_written(tmp_path: Path) -> None:
+def test_a_plan_over_the_policys_run_limit_is_not_written(tmp_path: Path) -> None:
     docs = clean_day_tree(tmp_path / "Documents")
-    month_ago = time.time() - 30 * 86400
-    for path in docs.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            os.utime(path, (month_ago, month_ago))
+    policy = tmp_path / "tidy.toml"
+    policy.write_text(
+        'name = "tidy"\n[defaults]\nmax_percent = 5\n'
+        '[[policy]]\nname = "junk"\napplies_to = "junk"\naction = "trash"\n'
+    )
     db = tmp_path / "inv.sqlite"
     assert run(db, "scan", str(docs))[0] == 0
-    code, _, err = run(db, "plan", "--policy", "staff", "-o", str(tmp_path / "plan.json"))
+    code, _, err = run(db, "plan", "--policy", str(policy), "-o", str(tmp_path / "plan.json"))
     assert code == 3 and "max_percent" in err
     assert not (tmp_path / "plan.json").exists()
