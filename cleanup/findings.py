@@ -12,7 +12,7 @@ import mimetypes
 import os
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -287,20 +287,20 @@ def is_junk(name: str) -> bool:
 
 def duplicate_groups(inventory: Inventory) -> list[DuplicateGroup]:
     """Groups of copies proven equal by a full-content hash, within one size."""
-    where = (
-        f"{_LIVE_FILE} AND size > 0 AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 "
-        # Only rows sharing a hash value with another row can be in a group; the rest, most
-        # of a tree, need not be read at all.
-        "AND ("
-        + " OR ".join(
-            f"{a} IN (SELECT {a} FROM files WHERE {_LIVE_FILE} AND {a} IS NOT NULL "
-            f"GROUP BY {a} HAVING COUNT(*) > 1)"
-            for a in (BLAKE3, MD5, SHA256, QUICKXOR)
-        )
-        + ")"
+    algos = (BLAKE3, MD5, SHA256, QUICKXOR)
+    hashed = inventory.db.execute(
+        f"SELECT id, {', '.join(algos)} FROM files WHERE {_LIVE_FILE} AND size > 0 "
+        f"AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 "
+        f"AND ({' OR '.join(f'{a} IS NOT NULL' for a in algos)})"
+    ).fetchall()
+    # Only rows sharing a hash value with another row can be in a group; the rest, most of
+    # a tree, are never turned into records.
+    seen: Counter[tuple[int, str]] = Counter(
+        (i, v) for r in hashed for i, v in enumerate(r[1:]) if v
     )
+    rows = sorted(r[0] for r in hashed if any(v and seen[(i, v)] > 1 for i, v in enumerate(r[1:])))
     by_size: dict[int, list[StoredFile]] = defaultdict(list)
-    for f in inventory.files(where):
+    for f in _by_rows(inventory, rows):
         by_size[f.size].append(f)
     groups: list[DuplicateGroup] = []
     for size, files in by_size.items():

@@ -435,7 +435,7 @@ class Inventory:
             self.db.execute("DELETE FROM wanted_hashes")
             self.db.executemany("INSERT INTO wanted_hashes VALUES (?, ?, ?, ?)", wanted)
             rows = self.db.execute(
-                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w "
+                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w CROSS "
                 "JOIN hash_cache h ON h.device = w.device AND h.inode = w.inode AND h.size = w.size "
                 "AND h.mtime_ns = w.mtime_ns AND h.algo = ?",
                 (algo,),
