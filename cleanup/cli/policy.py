@@ -56,11 +56,15 @@ def validate_command(ctx: Context, file: str, no_inventory: bool) -> None:
     inventory = None if no_inventory else _existing_inventory(ctx)
     issues = policies.validate(source, inventory)
     for issue in issues:
-        click.secho(str(issue), fg="red" if issue.level == "error" else "yellow", err=issue.level == "error")
+        click.secho(
+            str(issue), fg="red" if issue.level == "error" else "yellow", err=issue.level == "error"
+        )
     errors = sum(i.level == "error" for i in issues)
     warnings = len(issues) - errors
     if errors:
-        raise PolicyError(f"{file}: {errors} error(s), {warnings} warning(s). Fix the errors and validate again.")
+        raise PolicyError(
+            f"{file}: {errors} error(s), {warnings} warning(s). Fix the errors and validate again."
+        )
     if not ctx.quiet:
         click.echo(f"{file}: valid" + (f", {warnings} warning(s)" if warnings else "") + ".")
 
@@ -102,7 +106,9 @@ def explain_command(ctx: Context, file: str, path: str) -> None:
     local = os.path.abspath(os.path.expanduser(path))
     found = list(inventory.files("path = ? OR path = ?", (local, path)))
     if not found:
-        raise UsageError(f"{path} is not in the inventory. Scan the folder or drive that holds it first.")
+        raise UsageError(
+            f"{path} is not in the inventory. Scan the folder or drive that holds it first."
+        )
     for record in found:
         where = "" if record.provider == "local" else f"{record.provider}:{record.account} "
         click.echo(f"{where}{shown(record.path)}")
