@@ -335,3 +335,62 @@ def test_admin_acting_as_one_user(drive, inventory, tmp_path):
 def test_provider_declares_read_and_act_scopes_separately():
     assert DriveProvider.read_scopes == ("https://www.googleapis.com/auth/drive.metadata.readonly",)
     assert DriveProvider.act_scopes == ("https://www.googleapis.com/auth/drive",)
+
+
+def test_rate_limit_403s_malformed_bodies_and_slow_answers_are_ridden_out(
+    drive, inventory, tmp_path
+):
+    ids = drive.seed_bulk("big@example.org", n_files=3_000, fanout=3, depth=2)
+    settings = dict(
+        staff_settings(drive, tmp_path, "big@example.org"), **{"gdrive.page_size": "250"}
+    )
+    drive.faults.rate_limit_403 = 0.15
+    drive.faults.malformed_rate = 0.15
+    drive.faults.slow_rate, drive.faults.slow_seconds = 0.1, 0.05
+
+    scan(inventory, [GDRIVE_ME], options(settings))
+
+    rows = inventory.db.execute(
+        "SELECT item_id FROM files WHERE account = ? AND kind = 'file'", ("big@example.org",)
+    ).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    assert any(s == 403 for _, _, s in drive.call_log)
+
+
+def test_retry_after_is_honoured_and_the_total_wait_is_bounded():
+    import httplib2
+    from googleapiclient.errors import HttpError
+
+    from providers.gdrive.client import DriveSettings, Retrier
+
+    body = b'{"error": {"code": 429, "errors": [{"reason": "rateLimitExceeded"}]}}'
+
+    def throttled(retry_after=None):
+        headers = {"status": "429"}
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        return HttpError(httplib2.Response(headers), body)
+
+    slept: list[float] = []
+    retrier = Retrier(
+        DriveSettings(backoff_base=0.5, backoff_cap=4, retry_budget=60), sleep=slept.append
+    )
+    answers = iter([throttled(7), throttled(), throttled(), {"ok": True}])
+
+    def request():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert retrier.call(request, "a test call") == {"ok": True}
+    assert slept[0] >= 7  # the server's Retry-After wins over a shorter backoff
+    assert 1 <= slept[1] <= 1.5 and 2 <= slept[2] <= 2.5  # truncated exponential, with jitter
+
+    slept.clear()
+    bounded = Retrier(
+        DriveSettings(backoff_base=1, backoff_cap=4, retry_budget=10), sleep=slept.append
+    )
+    with pytest.raises(ThrottledError):
+        bounded.call(lambda: (_ for _ in ()).throw(throttled()), "a hopeless call")
+    assert sum(slept) <= 10

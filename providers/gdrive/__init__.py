@@ -205,7 +205,9 @@ class DriveProvider(Provider):
 
             def request(s: Any, token: str | None = token) -> Any:
                 return s.drives().list(
-                    pageSize=100, pageToken=token, fields="nextPageToken,drives(id,name)"
+                    pageSize=100,
+                    pageToken=token,
+                    fields="nextPageToken,drives(id,name,capabilities(canTrashChildren,canDeleteChildren))",
                 )
 
             body = self.call(auth, who, "read", "the list of shared drives", request)
@@ -267,14 +269,28 @@ class DriveProvider(Provider):
             else:
                 active.append(u["primaryEmail"])
         failures: list[tuple[str, Exception]] = []
-        drive_owner: dict[str, tuple[str, str]] = {}  # drive id -> (name, member who scans it)
+        # drive id -> (name, member who scans and acts on it); an organizer is preferred, so that
+        # the items it records can be trashed through that member.
+        drive_owner: dict[str, tuple[str, str]] = {}
+        drive_rank: dict[str, tuple[int, str]] = {}
 
         def one_user(email: str) -> None:
             try:
                 _, drives = self._scan_account(sink, DELEGATED, email, owned_only=True)
                 with self._lock:
                     for d in drives:
-                        drive_owner.setdefault(d["id"], (d["name"], email))
+                        caps = d.get("capabilities") or {}
+                        rank = (
+                            -2
+                            if caps.get("canDeleteChildren")
+                            else -1
+                            if caps.get("canTrashChildren")
+                            else 0,
+                            email,
+                        )
+                        if d["id"] not in drive_rank or rank < drive_rank[d["id"]]:
+                            drive_rank[d["id"]] = rank
+                            drive_owner[d["id"]] = (d["name"], email)
             except (CleanupError, HttpError) as exc:
                 with self._lock:
                     failures.append((email, exc))
