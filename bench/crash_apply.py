@@ -7,8 +7,10 @@ Usage:
 Each trial builds a fresh tree (duplicates, old files, junk, names that are not UTF-8) with
 its own home and trash, scans it, and makes a plan that trashes duplicates and junk,
 archives old files to a folder outside the tree and deletes a few lock files for good. It
-runs `cleanup apply --yes` in a child process and kills it with SIGKILL after a random
-delay drawn over the length of an uninterrupted apply (measured first). Then:
+runs `cleanup apply --yes` in a child process and kills it with SIGKILL at a random point:
+once the journal holds a random number of lines (anywhere from the run line to the last
+outcome), plus a random 0-5 ms so that the kill lands inside an action as well as between
+journal lines. Then:
 
 - right after the kill, every file must be untouched, in the trash, in the archive, or
   deleted as the plan said (and journalled): nothing else;
@@ -208,27 +210,29 @@ def _journal(t: Trial) -> Path | None:
     return found[-1] if found else None
 
 
-def apply_and_kill(t: Trial, delay: float | None) -> float:
-    """Start apply; SIGKILL it ``delay`` seconds after its journal appears. Return the run's length."""
+def _lines(path: Path | None) -> int:
+    if path is None:
+        return 0
+    try:
+        return path.read_bytes().count(b"\n")
+    except OSError:
+        return 0
+
+
+def apply_and_kill(t: Trial, kill_at_line: int | None, jitter: float = 0.0) -> None:
+    """Start apply; SIGKILL it ``jitter`` seconds after its journal reaches ``kill_at_line`` lines."""
     cmd = [sys.executable, "-m", "cleanup", "--db", str(t.db), "-q", "apply", str(t.plan), "--yes"]
-    child = subprocess.Popen(cmd, env=t.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    started = None
+    child = subprocess.Popen(cmd, env=t.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if started is None and _journal(t) is not None:
-            started = time.monotonic()
-        if started is not None and delay is not None and time.monotonic() - started >= delay:
+    while kill_at_line is not None and child.poll() is None and time.monotonic() < deadline:
+        if _lines(_journal(t)) >= kill_at_line:
+            if jitter:
+                time.sleep(jitter)
             break
-        if child.poll() is not None:
-            break
-        time.sleep(0.0005)
-    if child.poll() is None and delay is not None:
+        time.sleep(0.0002)
+    if child.poll() is None and kill_at_line is not None:
         child.send_signal(signal.SIGKILL)
-        t.notes["killed"] = True
     child.wait()
-    if child.stderr is not None:
-        child.stderr.close()
-    return time.monotonic() - (started or time.monotonic())
 
 
 def _trash_by_inode(t: Trial) -> dict[int, str]:
@@ -338,13 +342,17 @@ def check_after_undo(t: Trial) -> None:
                 t.problems.append(f"undo: entry {e.entry} still in progress")
 
 
-def trial(base: Path, seed: int, files: int, delay: float | None, recovery: str) -> Trial:
-    """One trial: build, plan, apply (killed after ``delay`` seconds, or not), recover, check."""
+def trial(
+    base: Path, seed: int, files: int, kill_at: float, recovery: str, jitter: float = 0.0
+) -> Trial:
+    """One trial: build, plan, apply killed once ``kill_at`` (0..1) of its journal is written, recover, check."""
     t = Trial(base, random.Random(seed), files)
     build_tree(t)
     _record_originals(t)
     t.notes["planned"] = make_plan(t)
-    t.notes["apply_seconds"] = apply_and_kill(t, delay)
+    # A run writes one run line, then an intent and an outcome per entry.
+    t.notes["kill_at_line"] = 1 + int(kill_at * 2 * t.notes["planned"])
+    apply_and_kill(t, t.notes["kill_at_line"], jitter)
     t.notes["after_kill"] = check_nothing_lost(t, "after kill")
     states = check_journal(t, "after kill", settled=False)
     path = _journal(t)
@@ -371,22 +379,6 @@ def trial(base: Path, seed: int, files: int, delay: float | None, recovery: str)
     return t
 
 
-def calibrate(work: Path, files: int, seed: int) -> float:
-    """How long an uninterrupted apply takes from its journal's first line to its last."""
-    t = Trial(work / "calibration", random.Random(seed), files)
-    build_tree(t)
-    make_plan(t)
-    apply_and_kill(t, None)
-    path = _journal(t)
-    assert path is not None, t.problems
-    lines = [
-        json.loads(x)
-        for x in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-    ]
-    shutil.rmtree(t.base, ignore_errors=True)
-    return float(lines[-1]["t"] - lines[0]["t"])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -401,21 +393,28 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     killed = pending = lost = settled = 0
     try:
-        span = calibrate(work, args.files, args.seed)
-        print(
-            f"uninterrupted apply: {span:.3f}s from first to last journal line ({args.files}-file tree)"
-        )
         for n in range(args.trials):
-            delay = rng.uniform(0, span * 1.2)
+            kill_at = rng.random()
+            jitter = rng.uniform(
+                0, 0.005
+            )  # lands the kill inside an action, not only between lines
             recovery = rng.choice(("resume", "undo"))
-            t = trial(work / f"trial-{n:03d}", rng.randrange(1 << 30), args.files, delay, recovery)
+            t = trial(
+                work / f"trial-{n:03d}",
+                rng.randrange(1 << 30),
+                args.files,
+                kill_at,
+                recovery,
+                jitter,
+            )
             killed += bool(t.notes.get("interrupted"))
             pending += bool(t.notes.get("pending_intent"))
             settled += int(t.notes.get("settled") or 0)
             lost += sum(1 for p in t.problems if "lost" in p)
             failures += bool(t.problems)
             print(
-                f"trial {n:3d}: kill at {delay:.3f}s, {t.notes.get('done_at_kill', 0):3d}/{t.notes['planned']} done, "
+                f"trial {n:3d}: kill at line {t.notes['kill_at_line']:3d} +{jitter * 1000:.1f}ms, "
+                f"{t.notes.get('done_at_kill', 0):3d}/{t.notes['planned']} done, "
                 f"{'interrupted' if t.notes.get('interrupted') else 'finished   '}, "
                 f"intent pending: {t.notes.get('pending_intent', 0)}, recovery: {t.notes['recovery']:<6} "
                 f"-> {'OK' if not t.problems else 'PROBLEMS'}"

@@ -6,12 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.crash_apply import calibrate, trial
-
-
-@pytest.fixture(scope="module")
-def span(tmp_path_factory: pytest.TempPathFactory) -> float:
-    return calibrate(tmp_path_factory.mktemp("calibration"), 40, seed=11)
+from bench.crash_apply import trial
 
 
 @pytest.mark.parametrize(
@@ -19,15 +14,17 @@ def span(tmp_path_factory: pytest.TempPathFactory) -> float:
     [(0.0, "undo"), (0.3, "resume"), (0.6, "undo"), (0.85, "resume")],
 )
 def test_apply_killed_then_resumed_or_undone_loses_no_file(
-    tmp_path: Path, span: float, fraction: float, recovery: str
+    tmp_path: Path, fraction: float, recovery: str
 ) -> None:
     t = trial(
         tmp_path / "trial",
-        seed=int(fraction * 100) + 5,
-        files=40,
-        delay=span * fraction,
+        int(fraction * 100) + 5,
+        40,
+        kill_at=fraction,
         recovery=recovery,
+        jitter=0.002,
     )
     assert t.problems == []
+    assert t.notes["interrupted"] or fraction == 0.0
     assert t.notes["after_kill"].get("lost", 0) == 0
     assert t.notes["planned"] > 10
