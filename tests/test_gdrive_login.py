@@ -18,7 +18,7 @@ from cleanup.providers import Address
 from cleanup.scan import scan
 from providers.gdrive import DriveProvider
 from tests.emulators.gdrive import running_emulator
-from tests.emulators.gdrive_fixtures import client_secrets, options
+from tests.emulators.gdrive_fixtures import admin_settings, client_secrets, options
 
 
 @pytest.fixture
@@ -127,3 +127,14 @@ def test_a_missing_client_file_says_how_to_get_one(drive, tmp_path):
     settings = {"gdrive.base_url": drive.url, "gdrive.client_secrets": str(tmp_path / "nope.json")}
     with pytest.raises(AuthError, match="Desktop app"):
         DriveProvider.login(options(settings), lambda line: None)
+
+
+def test_admin_login_checks_the_delegation(drive, tmp_path):
+    allowed = admin_settings(drive, tmp_path, "alice@example.org")
+    assert (
+        DriveProvider.login(options(allowed, as_user="bob@example.org"), lambda line: None)
+        == "bob@example.org"
+    )
+    refused = admin_settings(drive, tmp_path, "alice@example.org", scopes=())
+    with pytest.raises(AuthError, match="delegation"):
+        DriveProvider.login(options(refused, as_user="bob@example.org"), lambda line: None)

@@ -77,6 +77,19 @@ class DriveProvider(Provider):
     @classmethod
     def login(cls, options: ProviderOptions, say: Callable[[str], None]) -> str:
         """Sign in as a staff member (browser, or copy-and-paste on a headless machine)."""
+        if options.as_user:
+            # Admins keep no sign-in: check that the service account may act as the user.
+            provider = cls(options)
+            about = provider.call(
+                DELEGATED,
+                options.as_user,
+                "read",
+                "the account",
+                lambda s: s.about().get(fields="user(emailAddress)"),
+            )
+            email = str(about["user"]["emailAddress"])
+            say(f"The service account may act as {email} in Google Drive; nothing needs saving.")
+            return email
         settings = DriveSettings.from_options(options)
         creds = login(settings, say)
         service = build_service("drive", "v3", creds, settings)
