@@ -518,10 +518,6 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
     """Compute every finding from the inventory."""
     o = options or FindingOptions()
     out = Findings(o)
-    out.files_total, out.storage_total = inventory.db.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(storage_bytes), 0) FROM files WHERE {_LIVE_FILE}"
-    ).fetchone()
-
     out.duplicates = duplicate_groups(inventory)
     content_ids = {
         (c.provider, c.account, _key(item_id)): g.id
@@ -535,21 +531,83 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
 
     cutoff = o.now - o.stale_after_days * DAY
     atime_ok = _meaningful_atime_devices()
-    for f in inventory.files(
-        f"{_LIVE_FILE} AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 AND modified < ?",
-        (cutoff,),
+    # One pass over every present item: rows stay tuples, and only the items a finding lists
+    # become records.
+    stale: list[int] = []
+    oversized: list[int] = []
+    junk: list[int] = []
+    mismatched: dict[int, str] = {}
+    broken: list[int] = []
+    trashed: list[int] = []
+    versions: list[int] = []
+    kind_cache: dict[tuple[str | None, str | None, str], str] = {}
+    files_total = storage_total = 0
+    for (
+        row,
+        kind,
+        flags,
+        name,
+        raw,
+        content_kind,
+        mime,
+        storage,
+        version_bytes,
+        modified,
+        accessed,
+        provider,
+        device,
+    ) in inventory.db.execute(
+        "SELECT id, kind, flags, name, path_raw, content_kind, mime, storage_bytes, version_bytes, "
+        "modified, accessed, provider, device FROM files WHERE gone_scan IS NULL"
     ):
-        accessed_counts = f.provider != "local" or f.device in atime_ok
-        if accessed_counts and f.accessed is not None and f.accessed >= cutoff:
-            continue  # still read, though not modified
+        in_trash = TRASHED in flags
+        if in_trash:
+            trashed.append(row)
+        if kind == "symlink" and BROKEN_SYMLINK in flags:
+            broken.append(row)
+        if kind != "file":
+            continue
+        files_total += 1
+        storage_total += storage
+        if version_bytes > 0:
+            versions.append(row)
+        if in_trash:
+            continue
+        if storage >= o.oversized_bytes:
+            oversized.append(row)
+        if (
+            modified is not None
+            and modified < cutoff
+            and not any(f in flags for f in FREES_NOTHING)
+            # Still read, though not modified, where the filesystem records reads.
+            and not (
+                (provider != "local" or device in atime_ok)
+                and accessed is not None
+                and accessed >= cutoff
+            )
+        ):
+            stale.append(row)
+        if raw is not None:
+            name = os.path.basename(os.fsdecode(raw))
+        if is_junk(name):
+            junk.append(row)
+        if content_kind and extension_mismatch(name, content_kind):
+            mismatched[row] = content_kind
+        cache_key = (content_kind, mime, "" if mime else _name_key(name))
+        what = kind_cache.get(cache_key)
+        if what is None:
+            what = kind_of_mime(content_kind) if content_kind else "other"
+            if what == "other":  # unrecognised content: the declared type or the extension decides
+                what = kind_of_mime(mime) if mime else kind_of_name(name)
+            kind_cache[cache_key] = what
+        out.kinds[what] = out.kinds.get(what, 0) + storage
+    out.files_total, out.storage_total = files_total, storage_total
+    out.kinds = {k: out.kinds.get(k, 0) for k in KINDS}
+
+    for f in _by_rows(inventory, stale):
         out.stale.append(_finding(f, "not modified since " + (_iso(f.modified) or "?")[:10]))
     out.stale.sort(key=lambda x: x.modified or 0)
-
-    for f in inventory.files(
-        f"{_LIVE_FILE} AND storage_bytes >= ? AND instr(flags, '{TRASHED}') = 0",
-        (o.oversized_bytes,),
-    ):
-        out.oversized.append(_finding(f))
+    out.oversized = [_finding(f) for f in _by_rows(inventory, oversized)]
     out.oversized.sort(key=lambda x: -x.storage_bytes)
     largest = inventory.db.execute(
         f"SELECT id FROM files WHERE {_LIVE_FILE} ORDER BY storage_bytes DESC LIMIT ?", (o.top,)
@@ -580,45 +638,22 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
             out.empty_folders.append(_finding(d.record))
     out.empty_folders.sort(key=lambda x: x.path)
 
-    # Every file is visited here, so rows stay tuples and only the files listed become records.
-    junk_rows: list[int] = []
-    mismatched: dict[int, str] = {}
-    kind_cache: dict[tuple[str | None, str | None, str], str] = {}
-    for row, name, raw, content_kind, mime, storage in inventory.db.execute(
-        "SELECT id, name, path_raw, content_kind, mime, storage_bytes FROM files "
-        f"WHERE {_LIVE_FILE} AND instr(flags, '{TRASHED}') = 0"
-    ):
-        if raw is not None:
-            name = os.path.basename(os.fsdecode(raw))
-        if is_junk(name):
-            junk_rows.append(row)
-        if content_kind and extension_mismatch(name, content_kind):
-            mismatched[row] = content_kind
-        cache_key = (content_kind, mime, "" if mime else _name_key(name))
-        kind = kind_cache.get(cache_key)
-        if kind is None:
-            kind = kind_of_mime(content_kind) if content_kind else "other"
-            if kind == "other":  # unrecognised content: the declared type or the extension decides
-                kind = kind_of_mime(mime) if mime else kind_of_name(name)
-            kind_cache[cache_key] = kind
-        out.kinds[kind] = out.kinds.get(kind, 0) + storage
-    out.kinds = {k: out.kinds.get(k, 0) for k in KINDS}
-    for f in _by_rows(inventory, junk_rows):
-        out.junk.append(_finding(f))
+    out.junk = [_finding(f) for f in _by_rows(inventory, junk)]
+    out.junk.sort(key=lambda x: x.path)
     for f in _by_rows(inventory, list(mismatched)):
         out.mismatched_extensions.append(_finding(f, f"content is {mismatched[f.row]}"))
-    out.junk.sort(key=lambda x: x.path)
+    out.mismatched_extensions.sort(key=lambda x: x.path)
 
-    for f in inventory.files(f"kind = 'symlink' AND instr(flags, '{BROKEN_SYMLINK}') > 0"):
+    for f in _by_rows(inventory, broken):
         target = ""
         try:
             target = os.readlink(f.path) if f.provider == "local" else ""
         except OSError:
             pass
         out.broken_symlinks.append(_finding(f, f"points to {target}" if target else ""))
-    for f in inventory.files(f"instr(flags, '{TRASHED}') > 0"):
+    for f in _by_rows(inventory, trashed):
         out.trash_billed.append(_finding(f, "in the trash, still counted against the quota"))
-    for f in inventory.files(f"{_LIVE_FILE} AND version_bytes > 0"):
+    for f in _by_rows(inventory, versions):
         out.old_versions.append(_finding(f, "older versions", storage=f.version_bytes))
     out.old_versions.sort(key=lambda x: -x.storage_bytes)
     return out
