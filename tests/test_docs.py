@@ -61,11 +61,15 @@ def test_every_option_in_the_readme_exists() -> None:
                 cmd = known[" ".join(path)]
         if not path:
             continue
-        names = {o for p in cmd.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+        names = {
+            o for p in cmd.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
+        }
         names |= {o for p in main.params for o in getattr(p, "opts", [])}
         for w in words:
             if w.startswith("--"):
-                assert w.split("=")[0] in names | {"--help"}, f"README: {line!r} uses unknown option {w}"
+                assert w.split("=")[0] in names | {"--help"}, (
+                    f"README: {line!r} uses unknown option {w}"
+                )
 
 
 def test_readme_opens_with_the_two_commands() -> None:
@@ -73,4 +77,6 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "cleanup scan" in blocks[0]
     assert "pytest" in blocks[1]
     ci = (ROOT / ".ci/run").read_text()
-    assert blocks[1].strip().splitlines()[-1].strip() in ci, ".ci/run must run the README's test command"
+    assert blocks[1].strip().splitlines()[-1].strip() in ci, (
+        ".ci/run must run the README's test command"
+    )
