@@ -56,20 +56,29 @@ TOOLS = ("jdupes", "rmlint", "fdupes")
 
 @dataclass
 class Run:
-    """One tool's measured runs."""
+    """One tool's measured runs: wall and CPU seconds per run, the highest peak RSS."""
 
     name: str
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     peak_rss: int = 0  # bytes
-    status: int = 0
 
     @property
     def wall(self) -> float:
         return statistics.median(self.walls)
 
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
 
-def measure(name: str, argv: list[str], stdout: Path | None = None, cwd: str | None = None) -> Run:
-    """Run argv in a fresh process; wall time and that process's peak RSS.
+    def add(self, wall: float, cpu: float, peak_rss: int) -> None:
+        self.walls.append(wall)
+        self.cpus.append(cpu)
+        self.peak_rss = max(self.peak_rss, peak_rss)
+
+
+def measure(run: Run, argv: list[str], stdout: Path | None = None, cwd: str | None = None) -> None:
+    """Run argv in a fresh process; add its wall time, CPU time and peak RSS to ``run``.
 
     GNU time launches the tool when present: a child forked from this Python process
     would count this process's memory in its peak until exec. Without it, wait4's figure
@@ -84,28 +93,15 @@ def measure(name: str, argv: list[str], stdout: Path | None = None, cwd: str | N
             err = proc.stderr.read() if proc.stderr else b""
             _pid, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)
         peak = usage.ru_maxrss * 1024
         if timer:
             lines = [x for x in rss.read().split() if x.isdigit()]
             peak = int(lines[-1]) * 1024 if lines else peak
-    if proc.returncode not in (0, 1) or (proc.returncode and name.startswith("cleanup")):
+    if code not in (0, 1) or (code and run.name.startswith("cleanup")):
         sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"{name} failed with exit code {proc.returncode}: {' '.join(argv)}")
-    return Run(name, [wall], peak, proc.returncode)
-
-
-def repeat(runs: int, make: callable) -> Run:  # type: ignore[valid-type]
-    best: Run | None = None
-    for i in range(runs):
-        r = make(i)
-        if best is None:
-            best = r
-        else:
-            best.walls += r.walls
-            best.peak_rss = max(best.peak_rss, r.peak_rss)
-    assert best is not None
-    return best
+        raise SystemExit(f"{run.name} failed with exit code {code}: {' '.join(argv)}")
+    run.add(wall, usage.ru_utime + usage.ru_stime, peak)
 
 
 # --- tools ---------------------------------------------------------------------------
@@ -241,29 +237,6 @@ def main() -> int:
         [sys.executable, "-m", "cleanup.cli"] if shutil.which("cleanup") is None else ["cleanup"]
     )
 
-    runs: dict[str, Run] = {}
-
-    def first_scan(i: int) -> Run:
-        db = out / f"first-{i}.sqlite"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        return measure("cleanup scan", [*cleanup, "--db", str(db), "scan", root])
-
-    print("Running cleanup scan ...", flush=True)
-    runs["cleanup scan"] = repeat(args.repeat, first_scan)
-    db = str(out / "first-0.sqlite")
-    print("Running cleanup rescan ...", flush=True)
-    runs["cleanup rescan"] = repeat(
-        args.repeat, lambda i: measure("cleanup rescan", [*cleanup, "--db", db, "scan", root])
-    )
-    runs["cleanup findings"] = repeat(
-        args.repeat,
-        lambda i: measure(
-            "cleanup findings",
-            [*cleanup, "--db", db, "findings", "--format", "json"],
-            stdout=out / "cleanup.json",
-        ),
-    )
     commands = {
         "jdupes": ["jdupes", "-r", "-q", "-0", root],
         "rmlint": [
@@ -278,12 +251,20 @@ def main() -> int:
         ],
         "fdupes": ["fdupes", "-r", "-q", "-n", root],
     }
-    for tool in tools:
-        print(f"Running {tool} ...", flush=True)
-        runs[tool] = repeat(
-            args.repeat,
-            lambda i, t=tool: measure(t, commands[t], stdout=out / f"{t}.out", cwd=str(out)),
-        )
+    names = ["cleanup scan", "cleanup rescan", "cleanup findings", *tools]
+    runs = {n: Run(n) for n in names}
+    # Rounds interleave the tools, so that a busy moment on the machine hits them all alike.
+    for i in range(args.repeat):
+        print(f"Round {i + 1} of {args.repeat}: {', '.join(names)}", flush=True)
+        db = out / f"inventory-{i}.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        measure(runs["cleanup scan"], [*cleanup, "--db", str(db), "scan", root])
+        measure(runs["cleanup rescan"], [*cleanup, "--db", str(db), "scan", root])
+        findings = [*cleanup, "--db", str(db), "findings", "--format", "json"]
+        measure(runs["cleanup findings"], findings, stdout=out / "cleanup.json")
+        for tool in tools:
+            measure(runs[tool], commands[tool], stdout=out / f"{tool}.out", cwd=str(out))
 
     # --- agreement -------------------------------------------------------------------
     ok = True
@@ -320,11 +301,12 @@ def main() -> int:
     # --- table -------------------------------------------------------------------------
     base = runs["cleanup scan"]
     print(
-        f"\n{'tool':<18} {'wall s':>8} {'peak RSS MB':>12} {'wall / cleanup':>15} {'RSS / cleanup':>14}"
+        f"\n{'tool':<18} {'wall s':>7} {'CPU s':>7} {'peak RSS MB':>12} "
+        f"{'wall / cleanup':>15} {'RSS / cleanup':>14}"
     )
     for name, r in runs.items():
         print(
-            f"{name:<18} {r.wall:>8.2f} {r.peak_rss / 2**20:>12.1f} "
+            f"{name:<18} {r.wall:>7.2f} {r.cpu:>7.2f} {r.peak_rss / 2**20:>12.1f} "
             f"{r.wall / base.wall:>14.2f}x {r.peak_rss / base.peak_rss:>13.2f}x"
         )
     targets = []
@@ -351,7 +333,7 @@ def main() -> int:
                     "machine": machine(),
                     "versions": {t: version(t) for t in tools},
                     "runs": {
-                        n: {"walls": r.walls, "wall": r.wall, "peak_rss": r.peak_rss}
+                        n: {"walls": r.walls, "cpus": r.cpus, "peak_rss": r.peak_rss}
                         for n, r in runs.items()
                     },
                     "groups": {k: len(v) for k, v in found.items()},
