@@ -248,6 +248,17 @@ def test_discovery_of_libraries_and_onedrives(
     assert set(quota["quota"]) == {"total", "used", "remaining", "deleted", "state"}
     assert quota["quota"]["deleted"] > 0  # a full recycle bin
     assert quota["quota"]["used"] == quota["quota"]["total"] - quota["quota"]["remaining"]
+    binned = graph(emulator, token, "GET", f"/sites/{finance.id}/recycleBin/items").json()["value"]
+    assert binned and set(binned[0]) == {
+        "id",
+        "name",
+        "size",
+        "deletedDateTime",
+        "deletedFromLocation",
+    }
+    deleted = sum(quota_of(emulator, token, d["id"])["deleted"] for d in libraries)
+    assert sum(b["size"] for b in binned) == deleted
+    assert all(b["deletedFromLocation"].startswith(("Documents", "Archive")) for b in binned)
     staff_only = graph(
         emulator,
         emulator.token_for(admin, seeded.users[0], {"Files.Read.All"}),

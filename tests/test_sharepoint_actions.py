@@ -144,3 +144,13 @@ def test_locked_files_and_full_sites_are_reported_not_retried(
     with pytest.raises(QuotaExceeded, match="out of storage"):
         provider.archive(stored(inventory, other_drive, other), "Archive")
     assert graph.calls["items.update"] == calls + 1
+
+
+def test_what_is_already_in_a_recycle_bin_is_not_acted_on(graph: GraphEmulator, scanned) -> None:  # type: ignore[no-untyped-def]
+    seeded, inventory, provider = scanned
+    site = next(s for s in seeded.sites if s.name == "Marketing")
+    binned = next(inventory.files("account = ?", (site.id,)))
+    assert provider.fingerprint(binned) == binned.fingerprint
+    for act in (provider.trash, provider.delete):
+        with pytest.raises(ProviderError, match="Marketing/_layouts/15/RecycleBin.aspx"):
+            act(binned)

@@ -72,6 +72,9 @@ def test_clean_up_day_on_sharepoint(graph: GraphEmulator, tenant: Seeded, tmp_pa
         n + 1 for n in seeded_groups
     }
     assert any("contoso-my.sharepoint.com/personal/" in f for g in groups for f in g["files"])
+    binned = [f for f in findings["trash_billed"] if f["provider"] == "sharepoint"]
+    in_bins = sum(e.size for s in tenant.sites for d in s.drives for e in d.bin)
+    assert sum(f["storage_bytes"] for f in binned) == in_bins > 0
     versions = findings["old_versions"]
     assert versions and findings["totals"]["old_versions"]["storage_bytes"] > 0
 

@@ -164,6 +164,13 @@ def test_version_history_quota_and_paths(
     files = [i for i in library.items.values() if not i.folder and not i.deleted]
     assert asked < len(files)
 
+    # the site's recycle bin is listed item by item: still billed, never reclaimable again
+    binned = list(inventory.files("account = ?", (finance.id,)))
+    entries = [e for d in finance.drives for e in d.bin]
+    assert len(binned) == len(entries) > 0
+    assert sum(f.storage_bytes for f in binned) == sum(e.size for e in entries)
+    assert all("trashed" in f.flags and "/Recycle Bin/Documents/" in f.path for f in binned)
+
     quotas = {q.account: q for q in inventory.quotas()}
     quota = quotas[library.id]
     assert quota.trash == library.deleted_bytes() > 0  # the recycle bin is still billed
@@ -202,6 +209,7 @@ def test_staff_scan_their_onedrive_and_followed_sites(
     accounts = {a for (a,) in inventory.db.execute("SELECT DISTINCT account FROM files")}
     followed = [graph.tenant.sites[s] for s in graph.tenant.followed[person.id]]
     expected = {graph.tenant.onedrives[person.id].id} | {d.id for s in followed for d in s.drives}
+    expected |= {s.id for s in followed}  # each followed site's recycle bin
     assert accounts == expected
     assert graph.calls["login.devicecode"] == 1  # no second sign-in: the cache was used silently
     assert cache.stat().st_mode & 0o777 == 0o600

@@ -16,6 +16,7 @@ from .actions import RECYCLE_BIN_DAYS, Actions
 from .delta import DriveScan
 from .discovery import DriveRef, drives_for
 from .graph import Graph, ItemLocked, QuotaExceeded
+from .recycle_bin import RecycleBinScan
 from .settings import READ_SCOPES, WRITE_SCOPES, SharePointSettings
 from .signin import Credentials
 
@@ -92,10 +93,16 @@ class SharePointProvider(Provider):
                 cancelled=cancel.is_set,
             ).run()
 
-        # one unit of work per drive, a few at a time
+        def bin_of(site: DriveRef) -> None:
+            if not cancel.is_set():
+                RecycleBinScan(self.graph(), site.site_id, site.site_label).run(sink)
+
+        # one unit of work per drive and per site recycle bin, a few at a time
+        sites = {d.site_id: d for d in drives if d.site_id}
         failures: list[CleanupError] = []
         with ThreadPoolExecutor(max_workers=max(1, type(self).workers)) as pool:
             futures = {pool.submit(one, drive): drive for drive in drives}
+            futures.update({pool.submit(bin_of, site): site for site in sites.values()})
             try:
                 for future, drive in futures.items():
                     try:
@@ -107,7 +114,7 @@ class SharePointProvider(Provider):
                 # interrupted: the other drives stop after their current page, cursors saved
                 cancel.set()
                 raise
-        if failures and len(failures) == len(drives):
+        if failures and len(failures) == len(futures):
             raise failures[0]
 
     # ---- acting ------------------------------------------------------------------------------

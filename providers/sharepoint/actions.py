@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from cleanup.errors import ItemGone, ProviderError
+from cleanup.errors import ItemGone, PreconditionFailed, ProviderError
 from cleanup.providers import ActionOutcome
 from cleanup.records import FileRecord
 
 from .delta import parse_time
 from .graph import Graph
+from .recycle_bin import is_recycle_bin_account
 
 RECYCLE_BIN_DAYS = 93
 
@@ -36,7 +37,17 @@ class Actions:
     def _guard(self, record: FileRecord) -> dict[str, str]:
         return {"If-Match": record.fingerprint} if record.fingerprint else {}
 
+    def _not_in_bin(self, record: FileRecord) -> None:
+        if is_recycle_bin_account(record.account):
+            page = record.extra.get("recycle_bin") or "the site's recycle bin page"
+            raise ProviderError(
+                f"{record.path} is already in a recycle bin, which Microsoft Graph cannot empty. "
+                f"Delete it for good at {page}, or let SharePoint do it after {RECYCLE_BIN_DAYS} days."
+            )
+
     def fingerprint(self, record: FileRecord) -> str | None:
+        if is_recycle_bin_account(record.account):
+            return record.fingerprint  # listed with the site; acting on it is refused below
         try:
             body = self.graph.get(self._item_url(record), params={"$select": "id,eTag"})
         except ItemGone:
@@ -50,6 +61,7 @@ class Actions:
 
     def trash(self, record: FileRecord) -> ActionOutcome:
         """To the recycle bin: still billed against the site quota until the bin is emptied."""
+        self._not_in_bin(record)
         parent, name = self._where(record)
         self.graph.call("DELETE", self._item_url(record), headers=self._guard(record))
         return ActionOutcome(
@@ -79,6 +91,7 @@ class Actions:
 
     def delete(self, record: FileRecord) -> ActionOutcome:
         """Permanently, bypassing the recycle bin: the storage is released at once."""
+        self._not_in_bin(record)
         self.graph.call(
             "POST", self._item_url(record) + "/permanentDelete", headers=self._guard(record)
         )
@@ -118,6 +131,7 @@ class Actions:
 
     def archive(self, record: FileRecord, destination: str) -> ActionOutcome:
         """Move into an archive folder of the same drive; nothing is freed by a move."""
+        self._not_in_bin(record)
         # a folder of the item's own drive: /Archive/2026 or sharepoint:/Archive/2026
         folder = self._folder(record.account, destination.removeprefix("sharepoint:"))
         parent, name = self._where(record)
@@ -153,13 +167,12 @@ class Actions:
     ) -> ActionOutcome:
         """Delete old versions beyond the newest `keep` (the current one counts) and older
         than `newer_than`. SharePoint moves them to the recycle bin: pending, not freed."""
+        self._not_in_bin(record)
         keep = max(1, keep)
         current = self.fingerprint(record)
         if current is None:
             raise ItemGone(f"Not found: {record.path}. It was deleted or moved since the scan.")
         if record.fingerprint and current != record.fingerprint:
-            from cleanup.errors import PreconditionFailed
-
             raise PreconditionFailed(f"Changed since it was planned ({record.path}): skipped.")
         versions = self.graph.get(self._item_url(record) + "/versions").get("value", [])
         doomed = [

@@ -20,6 +20,12 @@ class DriveRef:
     web_url: str
     drive_type: str  # documentLibrary, business, personal
     owner: str = ""
+    site_id: str = ""  # the team site a library belongs to
+
+    @property
+    def site_label(self) -> str:
+        """The site's address for people: contoso.sharepoint.com/sites/HR."""
+        return self.label.rsplit("/", 1)[0]
 
     @property
     def label(self) -> str:
@@ -28,7 +34,7 @@ class DriveRef:
         return unquote(parts.netloc + parts.path).rstrip("/") or self.id
 
 
-def _drive(body: dict[str, Any]) -> DriveRef:
+def _drive(body: dict[str, Any], site_id: str = "") -> DriveRef:
     owner = body.get("owner") or {}
     who = owner.get("user") or owner.get("group") or {}
     return DriveRef(
@@ -37,12 +43,13 @@ def _drive(body: dict[str, Any]) -> DriveRef:
         web_url=str(body.get("webUrl", "")),
         drive_type=str(body.get("driveType", "")),
         owner=str(who.get("email") or who.get("displayName") or ""),
+        site_id=site_id,
     )
 
 
 def site_drives(graph: Graph, site_id: str) -> list[DriveRef]:
     """The document libraries of a site."""
-    return [_drive(d) for d in graph.pages(f"/sites/{site_id}/drives")]
+    return [_drive(d, site_id) for d in graph.pages(f"/sites/{site_id}/drives")]
 
 
 def find_site(graph: Graph, name: str) -> str:

@@ -260,6 +260,12 @@ class GraphEmulator:
             ("GET", r"/sites/(?P<site>[^/]+)", "sites.get", self._get_site),
             ("GET", r"/sites/(?P<site>[^/:]+:/.+)", "sites.get", self._get_site),
             ("GET", r"/sites/(?P<site>[^/]+)/drives", "sites.drives", self._site_drives),
+            (
+                "GET",
+                r"/sites/(?P<site>[^/]+)/recycleBin/items",
+                "sites.recycleBin",
+                self._recycle_bin,
+            ),
             ("GET", r"/users", "users.list", self._list_users),
             ("GET", r"/users/(?P<user>[^/]+)/drive", "users.drive", self._user_drive),
             ("GET", r"/me/drive", "me.drive", self._my_drive),
@@ -392,6 +398,18 @@ class GraphEmulator:
         _need(grant, READ)
         drives = [_select(d.resource(), query) for d in self._site(site).drives]
         return Response(200, {"value": drives})
+
+    def _recycle_bin(
+        self, grant: Grant, site: str, query: dict[str, str], host: str, **_: Any
+    ) -> Response:
+        _need(grant, ("Sites.Read.All", "Sites.ReadWrite.All"))
+        found = self._site(site)
+        rows = [
+            _select(entry.resource(), query)
+            for drive in found.drives
+            for entry in sorted(drive.bin, key=lambda e: e.deleted_at, reverse=True)
+        ]
+        return self._paged(rows, query, host, f"/sites/{site}/recycleBin/items")
 
     def _list_users(self, grant: Grant, query: dict[str, str], host: str, **_: Any) -> Response:
         if not grant.allows("User.Read.All", "Directory.Read.All"):
@@ -822,7 +840,16 @@ class GraphEmulator:
         old = self._version(found, version)
         found.versions.remove(old)
         # SharePoint sends deleted versions to the site recycle bin
-        target.bin.append(BinEntry(found.id, old.size, datetime.now(UTC), version_id=old.id))
+        target.bin.append(
+            BinEntry(
+                found.id,
+                old.size,
+                datetime.now(UTC),
+                version_id=old.id,
+                name=found.name,
+                location=target.location_of(found),
+            )
+        )
         # the current version is untouched (same eTag), but delta lists the item again
         found.seq = self.tenant.next_seq()
         return Response(204)

@@ -115,6 +115,18 @@ class BinEntry:
     size: int
     deleted_at: datetime
     version_id: str | None = None
+    name: str = ""
+    location: str = ""  # deletedFromLocation: the library and folder it was deleted from
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def resource(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "size": self.size,
+            "deletedDateTime": iso(self.deleted_at),
+            "deletedFromLocation": self.location,
+        }
 
 
 class Drive:
@@ -172,6 +184,11 @@ class Drive:
             parts.append(parent.name)
             parent = self.items.get(parent.parent_id)
         return "/drive/root:" + "".join("/" + p for p in reversed(parts))
+
+    def location_of(self, item: Item) -> str:
+        """The library and folder an item sits in, as the recycle bin records it."""
+        library = self.web_url.rstrip("/").rsplit("/", 1)[-1].replace("%20", " ")
+        return library + self.path_of(item)[len("/drive/root:") :]
 
     def used_bytes(self) -> int:
         live = sum(
@@ -259,7 +276,15 @@ class Drive:
             member.deleted_at = when
             member.seq = self.tenant.next_seq()
             if not member.folder:
-                self.bin.append(BinEntry(member.id, member.size + member.versions_bytes, when))
+                self.bin.append(
+                    BinEntry(
+                        member.id,
+                        member.size + member.versions_bytes,
+                        when,
+                        name=member.name,
+                        location=self.location_of(member),
+                    )
+                )
         self._detach(item)
 
     def purge(self, item: Item) -> None:
