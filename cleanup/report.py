@@ -22,7 +22,16 @@ from typing import Any
 
 from . import __version__
 from .errors import CleanupError
-from .footprint import LOCAL, NOTHING, Estimate, Parameters, avoided_purchase, car_km, estimate
+from .footprint import (
+    LOCAL,
+    NOTHING,
+    Estimate,
+    Parameters,
+    avoided_purchase,
+    car_km,
+    estimate,
+    lag_factor,
+)
 from .inventory import Inventory
 from .tally import TalliedItem, Tally
 
@@ -120,9 +129,12 @@ def quotas_json(
         "(SELECT MAX(at) FROM quotas WHERE provider = q.provider AND account = q.account) "
         "ORDER BY provider, account"
     ).fetchall()
+    by_drive: dict[tuple[str, str], list[TalliedItem]] = {}
+    for i in items:
+        by_drive.setdefault((i.provider, i.account), []).append(i)
     out = []
     for provider, account, total, used, at in rows:
-        mine = [i for i in items if i.provider == provider and i.account == account]
+        mine = by_drive.get((provider, account), [])
         # A reading taken after an item was freed already leaves it out; one taken before still counts it.
         freed_before_reading = sum(
             i.freed_bytes for i in mine if i.freed_at is not None and i.freed_at <= at
@@ -181,17 +193,12 @@ def assemble(
     """Every aggregate, recomputed from the items."""
     now = time.time() if now is None else now
 
-    def value(i: Mapping[str, Any], first_year: bool = False) -> Estimate:
-        lag = float(i.get("lag_days") or 0) if first_year else 0.0
-        return estimate(i["freed_bytes"], i["location"], params, i.get("region"), lag_days=lag)
+    def value(members: Iterable[Mapping[str, Any]]) -> Estimate:
+        return footprint_of(members, params)
 
-    per_year = _sum(value(i) for i in items)
-    first_year = _sum(value(i, first_year=True) for i in items)
-    pending_per_year = _sum(
-        estimate(i["pending_bytes"], i["location"], params, i.get("region"))
-        for i in items
-        if i.get("pending_until")
-    )
+    per_year = value(items)
+    first_year = footprint_of(items, params, "first_year")
+    pending_per_year = footprint_of(items, params, "pending")
     local_freed = sum(i["freed_bytes"] for i in items if i["location"] == LOCAL)
     footprint: dict[str, Any] = {
         "per_year": per_year.to_json(),
@@ -234,6 +241,27 @@ def assemble(
     }
 
 
+def footprint_of(
+    items: Iterable[Mapping[str, Any]], params: Parameters, which: str = "per_year"
+) -> Estimate:
+    """The footprint of report items: freed bytes per year or in the first year, or pending bytes with a date.
+
+    The model is linear in bytes, so bytes are summed by location and region first.
+    """
+    weights: dict[tuple[str, str | None], float] = {}
+    for i in items:
+        if which == "pending":
+            nbytes = float(i["pending_bytes"]) if i.get("pending_until") else 0.0
+        else:
+            nbytes = float(i["freed_bytes"])
+            if which == "first_year":
+                nbytes *= lag_factor(float(i.get("lag_days") or 0))
+        if nbytes:
+            key = (i["location"], i.get("region"))
+            weights[key] = weights.get(key, 0.0) + nbytes
+    return _sum(estimate(b, loc, params, region) for (loc, region), b in weights.items())
+
+
 def _sum(values: Iterable[Estimate]) -> Estimate:
     total = NOTHING
     for v in values:
@@ -259,15 +287,14 @@ def _bytes(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 def _groups(
     items: Sequence[Mapping[str, Any]],
     key: Callable[[Mapping[str, Any]], str],
-    value: Callable[[Mapping[str, Any]], Estimate],
+    value: Callable[[Iterable[Mapping[str, Any]]], Estimate],
 ) -> list[dict[str, Any]]:
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for i in items:
         groups.setdefault(key(i), []).append(i)
     out: list[dict[str, Any]] = []
     for name, members in groups.items():
-        est = _sum(value(i) for i in members)
-        out.append({"name": name, **_bytes(members), **est.to_json()})
+        out.append({"name": name, **_bytes(members), **value(members).to_json()})
     out.sort(key=lambda g: (-g["freed_bytes"], -g["pending_bytes"], g["name"]))
     return out
 

@@ -14,6 +14,7 @@ pending bytes are valued separately, as what they will be worth once the bins em
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from .errors import UsageError
@@ -34,7 +35,7 @@ from .footprint import (
     location_of,
     normalise_region,
 )
-from .inventory import Inventory
+from .inventory import Inventory, to_text
 from .journal import DONE, PURGED, Run, find_run, iter_runs, runs_dir
 from .kinds import kind_of_mime, kind_of_name
 
@@ -210,22 +211,40 @@ class Regions:
         return normalise_region(region)
 
 
+def _suffixes(name: str) -> str:
+    """The last two extensions, lower case: '.tar.gz', '.docx'."""
+    return "".join(PurePath(os.path.basename(name)).suffixes[-2:]).lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind_of_extension(extension: str) -> str:
+    return kind_of_name("file" + extension)
+
+
 def _describe(
     inventory: Inventory, item: Mapping[str, Any]
 ) -> tuple[str, str | None, dict[str, Any]]:
     """Kind of file, name and provider extras of a journal item, from the inventory when it knows it."""
-    stored = inventory.get(
-        str(item.get("provider", "")), str(item.get("account", "")), str(item.get("item_id", ""))
-    )
-    if stored is None:
-        return kind_of_name(os.path.basename(str(item.get("path", "")))), None, {}
-    if stored.content_kind:
-        kind = kind_of_mime(stored.content_kind)
-    elif stored.mime:
-        kind = kind_of_mime(stored.mime)
+    item_id, raw = to_text(str(item.get("item_id", "")))
+    row = inventory.db.execute(
+        "SELECT name, path_raw, mime, content_kind, extra FROM files "
+        "WHERE provider = ? AND account = ? AND item_id = ?",
+        (
+            str(item.get("provider", "")),
+            str(item.get("account", "")),
+            item_id if raw is None else "raw:" + raw.hex(),
+        ),
+    ).fetchone()
+    if row is None:
+        return _kind_of_extension(_suffixes(str(item.get("path", "")))), None, {}
+    name, path_raw, mime, content_kind, extra = row
+    if path_raw is not None:
+        name = os.path.basename(os.fsdecode(path_raw))
+    if content_kind or mime:
+        kind = kind_of_mime(content_kind or mime)
     else:
-        kind = kind_of_name(stored.name)
-    return kind, stored.name, stored.extra
+        kind = _kind_of_extension(_suffixes(name))
+    return kind, name, json.loads(extra) if extra else {}
 
 
 def _event_times(path: Path) -> dict[tuple[int, str], float]:
