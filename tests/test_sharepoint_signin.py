@@ -157,3 +157,19 @@ def test_device_code_needs_public_client_flows(
     with pytest.raises(AuthError, match="Allow public client flows"):
         SharePointProvider.login(options(settings), lambda message: None)
     assert not (tmp_path / "cache.json").exists()
+
+
+def test_staff_can_ask_for_write_access_at_sign_in(
+    graph: GraphEmulator, staff_app: App, waits: Waits, tmp_path: Path
+) -> None:
+    seeded = seed_realistic(graph.tenant)
+    settings = staff_settings(graph, staff_app, tmp_path / "cache.json", write="yes")
+
+    def approve(message: str) -> None:
+        graph.login.approve(message.split("enter the code ")[1].split()[0], seeded.users[1])
+
+    SharePointProvider.login(options(settings), approve)
+    (grant,) = [g for g in graph.login.tokens.values() if g.user is seeded.users[1]]
+    assert grant.scopes == {"Files.ReadWrite.All", "Sites.ReadWrite.All"}
+    with pytest.raises(UsageError, match="Unknown setting sharepoint.colour"):
+        SharePointProvider(options(settings | {"sharepoint.colour": "blue"}))

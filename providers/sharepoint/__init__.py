@@ -60,8 +60,7 @@ class SharePointProvider(Provider):
     def login(cls, options: ProviderOptions, say: Callable[[str], None]) -> str:
         """Staff: device-code sign-in, remembered in the user's config directory (0600)."""
         settings = SharePointSettings.from_options(options.settings)
-        write = options.settings.get("sharepoint.write", "").lower() in ("1", "true", "yes")
-        return Credentials(settings, write=write).sign_in(say)
+        return Credentials(settings, write=settings.write).sign_in(say)
 
     # ---- scanning ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ KEYS = {
     "max_wait": "longest total wait for throttling, in seconds (default 900)",
     "page_size": "items per delta page (default: Graph's)",
     "region": "country or region where the tenant's data lives, e.g. FR (for the footprint)",
+    "write": "staff sign-in: also ask for write access now (yes/no; default no)",
 }
 
 
@@ -46,6 +47,7 @@ class SharePointSettings:
     max_wait: float = 900.0
     page_size: int | None = None
     region: str | None = None
+    write: bool = False
 
     @property
     def application(self) -> bool:
@@ -81,6 +83,8 @@ class SharePointSettings:
                 setattr(out, key, _integer(key, value))
             elif key == "max_wait":
                 setattr(out, key, float(_integer(key, value)))
+            elif key == "write":
+                out.write = value.strip().lower() in ("1", "true", "yes", "on")
             elif key == "token_cache":
                 out.token_cache = Path(value).expanduser()
             else:
