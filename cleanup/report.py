@@ -112,9 +112,14 @@ def item_json(item: TalliedItem, detailed: bool, hide: Callable[[str, str], str]
         "team": item.team,
     }
     if detailed:
-        out["path"] = item.path
-        out["name"] = item.name
+        out["path"] = shown(item.path)
+        out["name"] = shown(item.name)
     return out
+
+
+def shown(text: str) -> str:
+    """A name that any output can carry: bytes that are not UTF-8 become \\xNN escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def quotas_json(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,19 @@ def test_markdown_csv_and_text_say_the_same_in_footprint_wording(
     code, out = cli(site.path, "report", "--lang", "fr")
     assert "Empreinte de stockage estimée qui n'est plus attribuée à ces données : environ" in out
     assert "686,0 Go" in out
+
+
+def test_a_name_that_is_not_utf8_is_reported_with_escapes(tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.txt")
+    acts = [Act("local", "laptop", name, "delete", GB, outcome={"freed_bytes": GB})]
+    inv = seed_inventory(tmp_path / "inv.sqlite", acts)
+    write_run(inv, acts)
+    for fmt in ("json", "html", "markdown", "csv", "text"):
+        code, out = cli(
+            inv.path, "report", "--detailed", "--format", fmt, "-o", str(tmp_path / f"r.{fmt}")
+        )
+        assert code == 0, out
+    assert report_json(inv.path, "--detailed")["items"][0]["name"] == "caf\\xe9.txt"
 
 
 def test_markdown_escapes_names(site: Inventory) -> None:
