@@ -3,6 +3,7 @@ each guarded by the eTag from the scan; locked files and full sites are reported
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,14 @@ def test_recycling_keeps_the_bytes_pending_and_undo_points_to_the_recycle_bin(
         provider.restore(record, outcome.undo)
     with pytest.raises(ProviderError, match="cannot empty"):
         provider.purge(record, outcome.undo)
+    # apply and undo know an item only by what the journal kept: the page is found from Graph
+    other_drive, other = next((d, i) for d, i in marketing_files(seeded) if i is not item)
+    bare = dataclasses.replace(stored(inventory, other_drive, other), extra={})
+    undo = provider.trash(bare).undo
+    assert (
+        undo["recycle_bin"]
+        == "https://contoso.sharepoint.com/sites/Marketing/_layouts/15/RecycleBin.aspx"
+    )
 
 
 def test_a_changed_item_is_skipped(graph: GraphEmulator, scanned) -> None:  # type: ignore[no-untyped-def]

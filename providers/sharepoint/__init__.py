@@ -41,20 +41,24 @@ class SharePointProvider(Provider):
         super().__init__(options)
         self.settings = SharePointSettings.from_options(self.options.settings)
         self._graphs: dict[bool, Graph] = {}
+        self._acting: Actions | None = None
         self._lock = threading.Lock()
 
     def graph(self, write: bool = False) -> Graph:
         """The Graph client, signed in for reading or for acting."""
         with self._lock:
-            if write not in self._graphs:
-                credentials = Credentials(self.settings, write=write)
-                self._graphs[write] = Graph(
-                    self.settings.base_url,
-                    credentials,
-                    max_wait=self.settings.max_wait,
-                    sleep=type(self).sleep,
-                )
-            return self._graphs[write]
+            return self._graph_unlocked(write)
+
+    def _graph_unlocked(self, write: bool) -> Graph:
+        if write not in self._graphs:
+            credentials = Credentials(self.settings, write=write)
+            self._graphs[write] = Graph(
+                self.settings.base_url,
+                credentials,
+                max_wait=self.settings.max_wait,
+                sleep=type(self).sleep,
+            )
+        return self._graphs[write]
 
     @classmethod
     def login(cls, options: ProviderOptions, say: Callable[[str], None]) -> str:
@@ -119,7 +123,10 @@ class SharePointProvider(Provider):
     # ---- acting ------------------------------------------------------------------------------
 
     def _actions(self) -> Actions:
-        return Actions(self.graph(write=True))
+        with self._lock:
+            if self._acting is None:
+                self._acting = Actions(self._graph_unlocked(write=True))
+            return self._acting
 
     def fingerprint(self, record: FileRecord) -> str | None:
         return self._actions().fingerprint(record)

@@ -18,11 +18,9 @@ from .recycle_bin import is_recycle_bin_account
 RECYCLE_BIN_DAYS = 93
 
 
-def recycle_bin_url(record: FileRecord) -> str:
-    """The recycle bin page of the site or OneDrive holding the record."""
-    label = str(record.extra.get("drive") or "")
-    site = label.rsplit("/", 1)[0] if "/" in label else label
-    return f"https://{site}/_layouts/15/RecycleBin.aspx" if site else "the site's recycle bin"
+def bin_page(site: str) -> str:
+    """The recycle bin page of a site or OneDrive given as contoso.sharepoint.com/sites/HR."""
+    return f"https://{site}/_layouts/15/RecycleBin.aspx"
 
 
 class Actions:
@@ -30,6 +28,28 @@ class Actions:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self._bins: dict[str, str] = {}
+
+    def recycle_bin_url(self, record: FileRecord) -> str:
+        """The recycle bin page of the site or OneDrive holding the record."""
+        if is_recycle_bin_account(record.account):
+            return bin_page(record.path.split("/Recycle Bin/")[0])
+        label = str(record.extra.get("drive") or "")
+        if label:
+            return bin_page(label.rsplit("/", 1)[0])
+        if record.account not in self._bins:
+            try:
+                web = str(
+                    self.graph.get(f"/drives/{record.account}", params={"$select": "webUrl"}).get(
+                        "webUrl", ""
+                    )
+                )
+            except ProviderError:
+                web = ""
+            # a library's address less its last part is the site's (or the OneDrive's)
+            site = web.split("://", 1)[-1].rsplit("/", 1)[0]
+            self._bins[record.account] = bin_page(site) if site else "the site's recycle bin page"
+        return self._bins[record.account]
 
     def _item_url(self, record: FileRecord) -> str:
         return f"/drives/{record.account}/items/{record.item_id}"
@@ -39,7 +59,7 @@ class Actions:
 
     def _not_in_bin(self, record: FileRecord) -> None:
         if is_recycle_bin_account(record.account):
-            page = record.extra.get("recycle_bin") or "the site's recycle bin page"
+            page = self.recycle_bin_url(record)
             raise ProviderError(
                 f"{record.path} is already in a recycle bin, which Microsoft Graph cannot empty. "
                 f"Delete it for good at {page}, or let SharePoint do it after {RECYCLE_BIN_DAYS} days."
@@ -68,7 +88,7 @@ class Actions:
             undo={
                 "parent_id": parent,
                 "name": name,
-                "recycle_bin": recycle_bin_url(record),
+                "recycle_bin": self.recycle_bin_url(record),
             },
             pending_bytes=record.storage_bytes,
             pending_until=time.time() + RECYCLE_BIN_DAYS * 86400,
@@ -85,7 +105,7 @@ class Actions:
             raise ProviderError(
                 f"Microsoft Graph cannot restore {record.path} from a SharePoint or OneDrive for "
                 f"Business recycle bin. Restore it by hand at "
-                f"{undo.get('recycle_bin') or recycle_bin_url(record)} "
+                f"{undo.get('recycle_bin') or self.recycle_bin_url(record)} "
                 f"(items stay there {RECYCLE_BIN_DAYS} days)."
             )
 
@@ -100,7 +120,7 @@ class Actions:
     def purge(self, record: FileRecord, undo: Mapping[str, Any]) -> ActionOutcome:
         raise ProviderError(
             f"Microsoft Graph cannot empty a SharePoint recycle bin. Empty it (both stages) at "
-            f"{recycle_bin_url(record)}, or let SharePoint do it after {RECYCLE_BIN_DAYS} days."
+            f"{self.recycle_bin_url(record)}, or let SharePoint do it after {RECYCLE_BIN_DAYS} days."
         )
 
     def _folder(self, drive_id: str, path: str) -> str:
@@ -193,7 +213,7 @@ class Actions:
         return ActionOutcome(
             undo={
                 "versions": removed,
-                "note": f"deleted versions wait in {recycle_bin_url(record)}",
+                "note": f"deleted versions wait in {self.recycle_bin_url(record)}",
             },
             pending_bytes=released,
             pending_until=time.time() + RECYCLE_BIN_DAYS * 86400 if released else None,
