@@ -232,3 +232,25 @@ def test_an_expired_delta_link_lists_the_drive_again(
     live = {i.id for i in library.items.values() if not i.deleted and not i.purged}
     assert set(i for (_, i) in sharepoint_rows(inventory)) == live
     assert again.summary.gone == 1
+
+
+def test_failures_without_retry_after_back_off_with_jitter(
+    graph: GraphEmulator, admin_app: App, waits: Waits, tmp_path: Path
+) -> None:
+    seeded = seed_realistic(graph.tenant)
+    library = next(s for s in seeded.sites if s.name == "HR").drives[0]
+    graph.faults.fail("drives.delta", 500, times=4)
+    inventory = Inventory(tmp_path / "inventory.db")
+    scan(
+        inventory,
+        [Address("sharepoint", f"drive/{library.id}")],
+        options(admin_settings(graph, admin_app)),
+    )
+    assert len(waits.seconds) == 4
+    # full jitter: a random wait below 1, 2, 4, 8 seconds, never the same schedule twice
+    assert all(0 <= wait <= 2**n for n, wait in enumerate(waits.seconds))
+    assert len(set(waits.seconds)) == 4
+    live = [i for i in library.items.values() if not i.deleted and not i.purged]
+    assert inventory.db.execute(
+        "SELECT COUNT(*) FROM files WHERE account = ?", (library.id,)
+    ).fetchone()[0] == len(live)
