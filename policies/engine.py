@@ -129,10 +129,11 @@ class _Run:
                 kept, how = None, f"one of {len(candidates)} copies"
             else:
                 kept, how = choose(candidates, rule.keep)
-                safe = [c for c in candidates if any(self.protection(r) for r in c.records)]
-                if kept is None and safe:
-                    # A protected copy stays whatever happens, so it settles a tie safely.
-                    kept, how = safe[0], "protected copy, the keep rules tie"
+                if kept is None:
+                    safe = [c for c in candidates if any(self.protection(r) for r in c.records)]
+                    if safe:
+                        # A protected copy stays whatever happens, so it settles a tie safely.
+                        kept, how = safe[0], "protected copy, the keep rules tie"
             for c in candidates:
                 if c is kept:
                     continue

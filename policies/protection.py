@@ -57,6 +57,8 @@ class Protection:
         patterns = self.paths + [p[:-3] for p in self.paths if p.endswith("/**") and len(p) > 3]
         try:
             self._paths = Globs(patterns) if patterns else None
+            # One test for the path and all its folders: a pattern followed by "/anything".
+            self._below = Globs([f"{p.rstrip('/')}/**" for p in patterns]) if patterns else None
             self._owners = Globs(self.owners, case_sensitive=False) if self.owners else None
             self._labels = Globs(self.labels, case_sensitive=False) if self.labels else None
         except ValueError as exc:
@@ -78,10 +80,15 @@ class Protection:
                     return f"carries the label {label!r}"
         if self._owners is not None and record.owner and self._owners.match(record.owner):
             return f"owner {record.owner} is protected"
-        if self._paths is not None:
+        paths, below = self._paths, self._below
+        if (
+            paths is not None
+            and below is not None
+            and (paths.match(record.path) or below.match(record.path))
+        ):
             for path in [record.path, *_ancestors(record.path)]:
-                if self._paths.match(path):
-                    return f"path matches protected {self._paths.which(path)!r}"
+                if paths.match(path):
+                    return f"path matches protected {paths.which(path)!r}"
         return None
 
     def globs(self) -> list[str]:
