@@ -163,3 +163,35 @@ def test_what_is_already_in_a_recycle_bin_is_not_acted_on(graph: GraphEmulator, 
     for act in (provider.trash, provider.delete):
         with pytest.raises(ProviderError, match="Marketing/_layouts/15/RecycleBin.aspx"):
             act(binned)
+
+
+def test_kept_copies_are_rechecked_by_their_graph_hash(graph: GraphEmulator, scanned) -> None:  # type: ignore[no-untyped-def]
+    seeded, inventory, provider = scanned
+    drive, item = marketing_files(seeded)[2]
+    record = stored(inventory, drive, item)
+    assert provider.content_hash(record, "quickxor") == item.quickxor == record.hashes["quickxor"]
+    graph.change(drive, item)
+    assert provider.content_hash(record, "quickxor") != record.hashes["quickxor"]
+    assert provider.content_hash(record, "blake3") is None  # never downloaded to hash
+
+
+def test_an_action_cut_short_by_a_crash_is_settled(graph: GraphEmulator, scanned) -> None:  # type: ignore[no-untyped-def]
+    seeded, inventory, provider = scanned
+    files = [(d, i) for d, i in marketing_files(seeded) if i.parent_id != d.root_id]
+    (drive, trashed), (_, archived), (_, untouched) = files[:3]
+    # the requests went through, but the process died before the journal heard back
+    bare = [
+        dataclasses.replace(stored(inventory, drive, i), extra={})
+        for i in (trashed, archived, untouched)
+    ]
+    provider.trash(bare[0])
+    home = archived.parent_id
+    provider.archive(bare[1], "/Archive/2026")
+    settled = provider.settle(bare[0], "trash", None)
+    assert settled is not None and settled.pending_bytes == bare[0].storage_bytes
+    moved = provider.settle(bare[1], "archive", "/Archive/2026")
+    assert moved is not None and moved.undo["parent_id"] == home
+    provider.unarchive(bare[1], moved.undo)
+    assert archived.parent_id == home
+    assert provider.settle(bare[2], "trash", None) is None  # not done yet: apply runs it
+    assert provider.settle(bare[2], "archive", "/Archive/2026") is None

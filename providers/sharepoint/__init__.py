@@ -153,3 +153,13 @@ class SharePointProvider(Provider):
         self, record: FileRecord, keep: int = 1, newer_than: float | None = None
     ) -> ActionOutcome:
         return self._actions().trim_versions(record, keep, newer_than)
+
+    def content_hash(self, record: FileRecord, algo: str) -> str | None:
+        """The content hash Graph gives now, to re-verify a kept copy before removing another."""
+        return self._actions().content_hash(record, algo)
+
+    def settle(
+        self, record: FileRecord, action: str, destination: str | None
+    ) -> ActionOutcome | None:
+        """After a crash mid-action: what the action did, or None when it did nothing."""
+        return self._actions().settle(record, action, destination)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from cleanup.errors import ItemGone, PreconditionFailed, ProviderError
 from cleanup.providers import ActionOutcome
-from cleanup.records import FileRecord
+from cleanup.records import QUICKXOR, FileRecord
 
 from .delta import parse_time
 from .graph import Graph
@@ -181,6 +181,76 @@ class Actions:
             },
             headers=headers,
         )
+
+    def content_hash(self, record: FileRecord, algo: str) -> str | None:
+        """The QuickXorHash Graph reports for the item now (no download); None for others."""
+        if algo != QUICKXOR or is_recycle_bin_account(record.account):
+            return None
+        try:
+            body = self.graph.get(self._item_url(record), params={"$select": "id,file"})
+        except ItemGone:
+            return None
+        hashes = (body.get("file") or {}).get("hashes") or {}
+        return str(hashes["quickXorHash"]) if hashes.get("quickXorHash") else None
+
+    def settle(
+        self, record: FileRecord, action: str, destination: str | None
+    ) -> ActionOutcome | None:
+        """After a crash mid-action: what the action did, or None when it did nothing."""
+        try:
+            body = self.graph.get(
+                self._item_url(record), params={"$select": "id,name,eTag,parentReference"}
+            )
+        except ItemGone:
+            body = None
+        if action == "trash":
+            if body is not None:
+                return None
+            return ActionOutcome(
+                undo={"recycle_bin": self.recycle_bin_url(record)},
+                pending_bytes=record.storage_bytes,
+                pending_until=time.time() + RECYCLE_BIN_DAYS * 86400,
+            )
+        if action == "delete":
+            return None if body is not None else ActionOutcome(freed_bytes=record.storage_bytes)
+        if action == "archive":
+            if body is None:
+                raise ItemGone(f"{record.path} is gone and was not archived.")
+            wanted = "/drive/root:/" + (destination or "").removeprefix("sharepoint:").strip("/")
+            where = str((body.get("parentReference") or {}).get("path", ""))
+            if where.rstrip("/") != wanted.rstrip("/"):
+                return None
+            return ActionOutcome(
+                undo={
+                    "parent_id": self._planned_parent(record),
+                    "name": record.name,
+                    "etag": body.get("eTag"),
+                },
+                archived_bytes=record.storage_bytes,
+            )
+        return None  # trimming again is harmless: versions already gone are not found again
+
+    def _planned_parent(self, record: FileRecord) -> str | None:
+        """The id of the folder the item was in when planned, from its displayed path."""
+        web = str(
+            self.graph.get(f"/drives/{record.account}", params={"$select": "webUrl"}).get(
+                "webUrl", ""
+            )
+        )
+        label = unquote(web.split("://", 1)[-1]).rstrip("/")
+        folder = record.path.removeprefix(label).rsplit("/", 1)[0].strip("/")
+        if not folder:
+            return str(
+                self.graph.get(f"/drives/{record.account}/items/root", params={"$select": "id"})["id"]
+            )
+        try:
+            return str(
+                self.graph.get(
+                    f"/drives/{record.account}/root:/{quote(folder)}:", params={"$select": "id"}
+                )["id"]
+            )
+        except ItemGone:
+            return None
 
     def trim_versions(
         self, record: FileRecord, keep: int = 1, newer_than: float | None = None
