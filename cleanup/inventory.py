@@ -346,13 +346,19 @@ class Inventory:
     def upsert(self, records: Iterable[FileRecord], scan_id: int) -> None:
         """Insert or update records seen by scan ``scan_id``."""
         rows = []
+        no_hashes = (None,) * len(HASH_ALGORITHMS)
         for r in records:
             path, path_raw = to_text(r.path)
+            if r.item_id == r.path:  # local items: the id is the path, encoded once
+                key = path if path_raw is None else "raw:" + path_raw.hex()
+            else:
+                key = _key(r.item_id)
+            hashes = r.hashes
             rows.append(
                 (
                     r.provider,
                     r.account,
-                    _key(r.item_id),
+                    key,
                     path,
                     path_raw,
                     to_text(r.name)[0],
@@ -371,7 +377,7 @@ class Inventory:
                     r.device,
                     r.inode,
                     r.links,
-                    *(r.hashes.get(a) for a in HASH_ALGORITHMS),
+                    *(tuple(hashes.get(a) for a in HASH_ALGORITHMS) if hashes else no_hashes),
                     json.dumps(r.extra) if r.extra else None,
                     _signature(r),
                     scan_id,
