@@ -163,6 +163,10 @@ def test_what_is_already_in_a_recycle_bin_is_not_acted_on(graph: GraphEmulator, 
     for act in (provider.trash, provider.delete):
         with pytest.raises(ProviderError, match="Marketing/_layouts/15/RecycleBin.aspx"):
             act(binned)
+    # and a plan that would try is refused before anything is done
+    with pytest.raises(ProviderError, match="Graph cannot empty"):
+        provider.check_action("delete", binned, None, [])
+    provider.check_action("flag", binned, None, [])
 
 
 def test_kept_copies_are_rechecked_by_their_graph_hash(graph: GraphEmulator, scanned) -> None:  # type: ignore[no-untyped-def]

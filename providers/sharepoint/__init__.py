@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
-from cleanup.errors import CleanupError
+from cleanup.errors import CleanupError, ProviderError
 from cleanup.providers import ActionOutcome, Provider, ProviderOptions, ScanSink
 from cleanup.records import FileRecord, ScanProblem
 
@@ -16,7 +16,7 @@ from .actions import RECYCLE_BIN_DAYS, Actions
 from .delta import DriveScan
 from .discovery import DriveRef, drives_for
 from .graph import Graph, ItemLocked, QuotaExceeded
-from .recycle_bin import RecycleBinScan
+from .recycle_bin import RecycleBinScan, is_recycle_bin_account
 from .settings import READ_SCOPES, WRITE_SCOPES, SharePointSettings
 from .signin import Credentials
 
@@ -127,6 +127,15 @@ class SharePointProvider(Provider):
             if self._acting is None:
                 self._acting = Actions(self._graph_unlocked(write=True))
             return self._acting
+
+    def check_action(
+        self, action: str, record: FileRecord, destination: str | None, roots: Sequence[str]
+    ) -> None:
+        """Raise before anything is done when ``action`` cannot be carried out on ``record``."""
+        if action not in ("flag", "trash", "delete", "archive", "trim_versions"):
+            raise ProviderError(f"SharePoint items cannot be acted on with {action!r}.")
+        if action != "flag" and is_recycle_bin_account(record.account):
+            self._actions().refuse_binned(record)
 
     def fingerprint(self, record: FileRecord) -> str | None:
         return self._actions().fingerprint(record)

@@ -57,7 +57,8 @@ class Actions:
     def _guard(self, record: FileRecord) -> dict[str, str]:
         return {"If-Match": record.fingerprint} if record.fingerprint else {}
 
-    def _not_in_bin(self, record: FileRecord) -> None:
+    def refuse_binned(self, record: FileRecord) -> None:
+        """Raise for an entry of a site recycle bin: Graph v1.0 can list those, not act on them."""
         if is_recycle_bin_account(record.account):
             page = self.recycle_bin_url(record)
             raise ProviderError(
@@ -81,7 +82,7 @@ class Actions:
 
     def trash(self, record: FileRecord) -> ActionOutcome:
         """To the recycle bin: still billed against the site quota until the bin is emptied."""
-        self._not_in_bin(record)
+        self.refuse_binned(record)
         parent, name = self._where(record)
         self.graph.call("DELETE", self._item_url(record), headers=self._guard(record))
         return ActionOutcome(
@@ -111,7 +112,7 @@ class Actions:
 
     def delete(self, record: FileRecord) -> ActionOutcome:
         """Permanently, bypassing the recycle bin: the storage is released at once."""
-        self._not_in_bin(record)
+        self.refuse_binned(record)
         self.graph.call(
             "POST", self._item_url(record) + "/permanentDelete", headers=self._guard(record)
         )
@@ -151,7 +152,7 @@ class Actions:
 
     def archive(self, record: FileRecord, destination: str) -> ActionOutcome:
         """Move into an archive folder of the same drive; nothing is freed by a move."""
-        self._not_in_bin(record)
+        self.refuse_binned(record)
         # a folder of the item's own drive: /Archive/2026 or sharepoint:/Archive/2026
         folder = self._folder(record.account, destination.removeprefix("sharepoint:"))
         parent, name = self._where(record)
@@ -241,7 +242,9 @@ class Actions:
         folder = record.path.removeprefix(label).rsplit("/", 1)[0].strip("/")
         if not folder:
             return str(
-                self.graph.get(f"/drives/{record.account}/items/root", params={"$select": "id"})["id"]
+                self.graph.get(f"/drives/{record.account}/items/root", params={"$select": "id"})[
+                    "id"
+                ]
             )
         try:
             return str(
@@ -257,7 +260,7 @@ class Actions:
     ) -> ActionOutcome:
         """Delete old versions beyond the newest `keep` (the current one counts) and older
         than `newer_than`. SharePoint moves them to the recycle bin: pending, not freed."""
-        self._not_in_bin(record)
+        self.refuse_binned(record)
         keep = max(1, keep)
         current = self.fingerprint(record)
         if current is None:
