@@ -144,10 +144,11 @@ class _Runner:
             expected = mine.get(algo) or kept.get(algo)
             if self._kept_hashes[key] != expected:
                 return f"kept copy changed: {record.path} no longer has the same content"
-            if algo in mine:
+            rehash = getattr(self.provider(entry["provider"]), "content_hash", None)
+            if rehash is not None and algo in mine:
                 # Rewritten in place with its size and mtime kept, a copy may no longer be one.
                 try:
-                    if content_hash(record_of(entry), algo) != mine[algo]:
+                    if rehash(record_of(entry), algo) != mine[algo]:
                         return "stale: its content changed since the plan was made"
                 except OSError as exc:
                     return f"unreadable: {exc.strerror}"
