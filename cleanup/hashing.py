@@ -204,6 +204,30 @@ def hash_candidates(
     db.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_sizes (size INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM candidate_sizes")
     db.executemany("INSERT INTO candidate_sizes VALUES (?)", ((s,) for s in sizes))
+    cloud: dict[int, set[str]] = defaultdict(set)
+    for size, md5, sha256, qx in db.execute(
+        "SELECT size, md5, sha256, quickxor FROM files WHERE gone_scan IS NULL AND kind = 'file' "
+        "AND provider != 'local' AND size IN (SELECT size FROM candidate_sizes)"
+    ):
+        for algo, value in ((MD5, md5), (SHA256, sha256), (QUICKXOR, qx)):
+            if value:
+                cloud[size].add(algo)
+    # Only sizes with a local file not fully hashed yet (or a cloud file) need any work: on a
+    # rescan of an unchanged tree that is a few files whose edges already told them apart.
+    work = {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT size FROM files WHERE gone_scan IS NULL AND kind = 'file' "
+            "AND provider = 'local' AND blake3 IS NULL AND instr(flags, ?) = 0 "
+            "AND size IN (SELECT size FROM candidate_sizes)",
+            (PLACEHOLDER,),
+        )
+    }
+    work.update(cloud)
+    if not work:
+        return stats
+    db.execute("DELETE FROM candidate_sizes")
+    db.executemany("INSERT INTO candidate_sizes VALUES (?)", ((s,) for s in work))
     local: dict[int, dict[CacheKey, _Candidate]] = defaultdict(dict)
     have_blake3: dict[CacheKey, str] = {}
     lacking_blake3: list[tuple[CacheKey, int]] = []  # a new or changed name of a known inode
@@ -224,14 +248,6 @@ def hash_candidates(
             continue
         path = os.fsdecode(path_raw) if path_raw is not None else path_text
         group[key] = _Candidate([row], path, key)
-    cloud: dict[int, set[str]] = defaultdict(set)
-    for size, md5, sha256, qx in db.execute(
-        "SELECT size, md5, sha256, quickxor FROM files WHERE gone_scan IS NULL AND kind = 'file' "
-        "AND provider != 'local' AND size IN (SELECT size FROM candidate_sizes)"
-    ):
-        for algo, value in ((MD5, md5), (SHA256, sha256), (QUICKXOR, qx)):
-            if value:
-                cloud[size].add(algo)
     stats.size_candidates = sum(len(g) for size, g in local.items() if len(g) > 1 or size in cloud)
 
     # Local against local: edges, then the whole content, only among inodes that still collide.
