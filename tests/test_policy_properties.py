@@ -9,6 +9,8 @@ are never counted twice for one inode.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import tempfile
 import time
 from collections import defaultdict
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 import policies
 from cleanup.findings import FindingOptions, find
 from cleanup.inventory import Inventory
+from cleanup.providers import parse_address
 from cleanup.records import (
     FREES_NOTHING,
     HARDLINK,
@@ -30,6 +33,7 @@ from cleanup.records import (
     TRASHED,
     FileRecord,
 )
+from cleanup.scan import scan
 from policies.actions import REMOVING
 from policies.engine import key_of
 
@@ -270,3 +274,78 @@ def test_generated_policies_are_valid_against_the_json_schema() -> None:
 
     check()
     assert time.time() > 0
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> list[tuple[str, str, float, str]]:
+    """(relative path, content or a link's target, age in days, "file" | "hardlink" | "symlink")."""
+    entries: list[tuple[str, str, float, str]] = []
+    for i in range(draw(st.integers(2, 10))):
+        folder = draw(
+            st.sampled_from(["Documents", "Documents/keep", "Downloads", "Old", "Old/deep/er"])
+        )
+        name = draw(st.sampled_from(["f{}.txt", "~$f{}.docx", "f{}.tmp"])).format(i)
+        age = draw(st.sampled_from([1.0, 20.0, 400.0, 1500.0]))
+        files = [e for e in entries if e[3] == "file"]
+        kind = (
+            draw(st.sampled_from(["file", "file", "file", "hardlink", "symlink"]))
+            if files
+            else "file"
+        )
+        if kind == "file":
+            content = draw(st.sampled_from(["alpha", "beta", "gamma", ""]))
+        else:
+            content = draw(st.sampled_from(files))[0]  # the path it links to
+        entries.append((f"{folder}/{name}", content, age, kind))
+    return entries
+
+
+def _build(root: Path, entries: list[tuple[str, str, float, str]]) -> None:
+    for rel, content, age, kind in entries:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "hardlink":
+            os.link(root / content, path)
+        elif kind == "symlink":
+            os.symlink(root / content, path)
+        else:
+            path.write_text(content * 1000)
+            t = time.time() - age * DAY
+            os.utime(path, (t, t))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trees(), policy_texts())
+def test_on_real_trees_copies_survive_and_protected_folders_are_untouched(
+    entries: list[tuple[str, str, float, str]], text: str
+) -> None:
+    text = re.sub(r"paths = \[.*\]", 'paths = ["**/keep/**"]', text)
+    text = text.replace("/home/u/", "**/")
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "tree"
+        _build(root, entries)
+        before = {str(p): (p.lstat().st_mtime_ns, p.lstat().st_size) for p in root.rglob("*")}
+        inventory = Inventory(Path(folder) / "inventory.sqlite")
+        scan(inventory, [parse_address(str(root))])
+        (Path(folder) / "p.toml").write_text(text)
+        evaluation = policies.load(str(Path(folder) / "p.toml")).evaluate(inventory)
+        min_age = evaluation.min_age_days
+        removed = {d.record.path for d in evaluation.decisions if d.action in REMOVING}
+        for d in evaluation.decisions:
+            assert "/keep/" not in d.record.path
+            if d.action != "flag":
+                assert not os.path.islink(d.record.path)
+                assert time.time() - os.lstat(d.record.path).st_mtime >= min_age * DAY
+        # Every content held by two or more files keeps at least one of them.
+        by_content: dict[bytes, set[int]] = defaultdict(set)
+        names: dict[int, list[str]] = defaultdict(list)
+        for p in root.rglob("*"):
+            if p.is_file() and not p.is_symlink() and p.stat().st_size > 0:
+                by_content[p.read_bytes()].add(p.stat().st_ino)
+                names[p.stat().st_ino].append(str(p))
+        for inodes in by_content.values():
+            if len(inodes) > 1:
+                assert any(any(n not in removed for n in names[i]) for i in inodes), sorted(removed)
+        after = {str(p): (p.lstat().st_mtime_ns, p.lstat().st_size) for p in root.rglob("*")}
+        assert after == before
+        inventory.close()
