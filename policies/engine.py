@@ -214,6 +214,24 @@ def _protect_last_copies(decisions: dict[Key, Decision], groups: list[DuplicateG
                 decisions[k] = _flagged(decisions[k], "it is the last copy of its content")
 
 
+def _protect_what_folders_hold(
+    decisions: dict[Key, Decision], inventory: Inventory, policy: Policy
+) -> None:
+    """Removing a folder removes what is below it: a folder holding anything protected stays."""
+    for k, d in list(decisions.items()):
+        r = d.record
+        if r.kind != "folder" or d.action not in REMOVING:
+            continue
+        prefix = r.path.rstrip("/") + "/"
+        below = inventory.files(
+            "provider = ? AND account = ? AND substr(path, 1, ?) = ?",
+            (r.provider, r.account, len(prefix), prefix),
+        )
+        held = next((b for b in below if policy.protection.reason(b)), None)
+        if held is not None:
+            decisions[k] = _flagged(d, f"it holds the protected {held.path}")
+
+
 def _count_bytes(decisions: list[Decision]) -> None:
     """What each decision frees: nothing for flags or for one name of a still-linked inode."""
     inodes: dict[tuple[str, int | None, int], list[Decision]] = defaultdict(list)
@@ -287,6 +305,7 @@ def evaluate(
         )
         decisions[k] = _flagged(d, why) if why else d
     _protect_last_copies(decisions, findings.duplicates)
+    _protect_what_folders_hold(decisions, inventory, policy)
 
     ordered = sorted(
         decisions.values(), key=lambda d: (d.record.path, d.record.provider, d.record.account)

@@ -590,3 +590,20 @@ def test_findings_can_be_passed_in_or_computed(tmp_path: Path, findings_given: b
     assert [d.record.name for d in evaluation.decisions] == ["a.tmp"]
     assert evaluation.policy_name == "policy" and len(evaluation.policy_hash) == 64
     assert evaluation.extra["policies"]["junk"]["items"] == 1
+
+
+def test_a_folder_holding_something_protected_is_not_removed(tmp_path: Path) -> None:
+    (tmp_path / "tree/Old/keep/inner").mkdir(parents=True)
+    (tmp_path / "tree/Old/other").mkdir(parents=True)
+    (tmp_path / "tree/Gone/nothing").mkdir(parents=True)
+    write(tmp_path / "tree/file.txt", b"x", age_days=10)
+    inventory = scanned(tmp_path / "tree", db=tmp_path / "inv.sqlite")
+    p = policy(
+        tmp_path,
+        '[protect]\npaths = ["**/keep/**"]\n[[policy]]\nname = "empty"\napplies_to = "empty_folders"\naction = "trash"\n',
+    )
+    d = {Path(x.record.path).name: x for x in p.evaluate(inventory).decisions}
+    assert (d["Gone"].action, d["Old"].action) == ("trash", "flag")
+    assert d["Old"].reason.startswith(
+        f"it holds the protected {tmp_path / 'tree/Old/keep'}, so flagged instead of trash"
+    )
