@@ -69,4 +69,7 @@ class Lines:
                 found = self._keys.get((sub, index, parts[depth - 1]))
                 if found is not None:
                     return found
+            sub_table = self._tables.get((".".join(filter(None, [table, key])), index))
+            if sub_table is not None:
+                return sub_table
         return self._tables.get((table, index))

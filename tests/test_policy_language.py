@@ -253,3 +253,27 @@ def test_path_globs_read_the_way_people_write_them(pattern: str, path: str, matc
     from policies.globs import Globs
 
     assert Globs([pattern]).match(path) is matches
+
+
+def test_problems_in_sub_tables_point_at_their_own_lines(tmp_path: Path) -> None:
+    text = """\
+[defaults]
+min_age = "1d"
+
+[[policy]]
+name = "a"
+[policy.action]
+type = "archive"
+to = "relative"
+
+[[policy]]
+name = "b"
+action = "flag"
+[policy.unless]
+path = 3
+"""
+    found = problems(tmp_path, text)
+    assert [p.split(":", 2)[1] for p in found] == [
+        " line 6, policy 'a', key 'action'",
+        " line 14, policy 'b', key 'unless.path'",
+    ]
