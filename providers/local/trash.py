@@ -166,9 +166,43 @@ def _entries(trash: str) -> Iterator[tuple[str, os.stat_result]]:
         return
 
 
+def _names(path: str) -> Iterator[str]:
+    """The names send2trash tries, in order: ``a.txt``, ``a 1.txt``, ``a 2.txt``..."""
+    name = os.path.basename(path)
+    base, ext = os.path.splitext(name)
+    yield name
+    n = 1
+    while True:
+        yield f"{base} {n}{ext}"
+        n += 1
+
+
+def _by_name(trash: str, path: str, device: int, inode: int) -> TrashedFile | None:
+    for name in _names(path):
+        candidate = TrashedFile(trash, name)
+        try:
+            st = os.lstat(candidate.file)
+        except OSError:
+            if not os.path.lexists(candidate.info):
+                return None  # send2trash would have used this free name
+            continue
+        if st.st_ino == inode and st.st_dev == device:
+            return candidate
+    return None
+
+
 def find(path: str, device: int, inode: int) -> TrashedFile | None:
     """The trashed file that is the same inode as the one once at ``path``."""
-    for trash in candidate_trashes(path):
+    found = _by_name(home_trash(), path, device, inode)
+    if found is not None:
+        return found
+    trashes = candidate_trashes(path)
+    for trash in trashes[1:]:
+        found = _by_name(trash, path, device, inode)
+        if found is not None:
+            return found
+    # Renamed inside the trash by another tool: look at every entry.
+    for trash in trashes:
         for name, st in _entries(trash):
             if st.st_ino == inode and st.st_dev == device:
                 return TrashedFile(trash, name)
@@ -208,9 +242,8 @@ def move_to_trash(path: str) -> dict[str, Any]:
     if found is None:
         # send2trash's cross-device fallback copies into the home trash: a new inode.
         raise ProviderError(f"{path} went to the trash but could not be found there again.")
-    _fsync_dir(os.path.join(found.trash, "info"))
-    _fsync_dir(os.path.join(found.trash, "files"))
-    _fsync_dir(os.path.dirname(path))
+    # No fsync of the folders here: if a power cut undid the rename, the file is back where
+    # it was, and undo and resume recognise it there by its inode.
     return found.undo(st.st_dev, st.st_ino)
 
 
