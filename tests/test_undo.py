@@ -115,3 +115,41 @@ def test_an_undone_run_cannot_be_resumed_and_unknown_runs_are_named(tmp_path: Pa
         resume(inventory, result.run_id)
     code, _, err = run(db, "undo", "no-such-run")
     assert code == 1 and "cleanup runs" in err
+
+
+def test_a_file_on_another_filesystem_goes_to_that_filesystems_trash_and_comes_back(
+    tmp_path: Path,
+) -> None:
+    shm = Path("/dev/shm")
+    uid = os.getuid()
+    topdir_trash = shm / f".Trash-{uid}"
+    if (
+        not shm.is_dir()
+        or not os.path.ismount(shm)
+        or os.stat(shm).st_dev == os.stat(Path.home()).st_dev
+        or not os.access(shm, os.W_OK)
+        or topdir_trash.exists()
+        or (shm / ".Trash").exists()
+    ):
+        pytest.skip("needs /dev/shm as a second filesystem with no trash of its own yet")
+    import shutil
+    import time
+
+    root = shm / f"cleanup-test-{os.getpid()}-{time.time_ns()}"
+    try:
+        docs = clean_day_tree(root / "Documents")
+        db = tmp_path / "inv.sqlite"
+        inventory = scanned(docs, db)
+        before = snapshot(docs)
+        result = apply(
+            make_plan(inventory, duplicates(inventory), tmp_path / "plan.json"), inventory
+        )
+        assert len(result.done) == 7 and result.failed == []
+        assert len(os.listdir(topdir_trash / "files")) == 7 and trash_files(tmp_path) == []
+        info = (topdir_trash / "info" / "annual-2023 (1).pdf.trashinfo").read_text()
+        assert "Path=cleanup-test-" in info  # relative to the filesystem's top, as the spec says
+        assert len(undo(inventory, result.run_id).done) == 7
+        assert snapshot(docs) == before and os.listdir(topdir_trash / "files") == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(topdir_trash, ignore_errors=True)
