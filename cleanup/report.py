@@ -130,7 +130,7 @@ def quotas_json(
 ) -> list[dict[str, Any]]:
     """Each drive's latest quota reading, with its use before and after the clean-up."""
     rows = inventory.db.execute(
-        "SELECT provider, account, total, used, at FROM quotas q WHERE at = "
+        "SELECT provider, account, total, used, at, extra FROM quotas q WHERE at = "
         "(SELECT MAX(at) FROM quotas WHERE provider = q.provider AND account = q.account) "
         "ORDER BY provider, account"
     ).fetchall()
@@ -138,7 +138,8 @@ def quotas_json(
     for i in items:
         by_drive.setdefault((i.provider, i.account), []).append(i)
     out = []
-    for provider, account, total, used, at in rows:
+    for provider, account, total, used, at, extra in rows:
+        drive = (json.loads(extra) if extra else {}).get("drive")
         mine = by_drive.get((provider, account), [])
         # A reading taken after an item was freed already leaves it out; one taken before still counts it.
         freed_before_reading = sum(
@@ -150,7 +151,7 @@ def quotas_json(
         out.append(
             {
                 "provider": provider,
-                "account": account if detailed else hide(account, "a"),
+                "account": str(drive or account) if detailed else hide(account, "a"),
                 "total": total,
                 "before": used + freed_before_reading,
                 "after": max(0, used - freed_after_reading),

@@ -214,7 +214,9 @@ def render_text(report: Mapping[str, Any], lang: str = "en") -> str:
 def date_note(report: Mapping[str, Any], lang: str) -> str:
     if report.get("merged_from"):
         return label("merged", lang).format(n=report["merged_from"])
-    return label("runs", lang).format(runs=", ".join(report["runs"]) or "-")
+    runs = list(report["runs"])
+    shown = ", ".join(runs[:5]) + (f" (+{len(runs) - 5})" if len(runs) > 5 else "")
+    return label("runs", lang).format(runs=shown or "-")
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

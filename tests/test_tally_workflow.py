@@ -17,6 +17,7 @@ from cleanup.footprint import estimate, load_parameters
 from cleanup.inventory import Inventory
 from cleanup.plan import build, load
 from cleanup.providers import Address
+from cleanup.report import build as build_report
 from cleanup.scan import scan
 from cleanup.tally import select_runs, tally
 from policies.decisions import Decision
@@ -100,3 +101,10 @@ def test_a_sharepoint_site_in_france_recycled_and_deleted_through_apply(
     assert all(i.region == "FR" for i in counted.items)  # the tenant's data lives in France
     expected = estimate(freed, "microsoft", params, "FR")
     assert counted.per_year().co2.central == pytest.approx(expected.co2.central)
+
+    # The quota was read by the scan, before the clean-up: after = used - what was freed.
+    report = build_report(counted, inventory, b"key", detailed=True)
+    [quota] = [q for q in report["quotas"] if q["account"].endswith("sites/Marketing/Documents")]
+    reading = next(q for q in inventory.quotas() if q.account == deleted[0].account)
+    assert quota["before"] == reading.used
+    assert quota["after"] == reading.used - freed
