@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from cleanup.inventory import Inventory, to_text
@@ -22,6 +23,16 @@ def inside_inventory(inventory: Inventory, folder: str) -> bool:
         (text, len(prefix), prefix),
     ).fetchone()
     return row is not None
+
+
+def writable(folder: str) -> bool:
+    """Whether ``folder`` exists and is writable, or could be created; provider addresses pass."""
+    if not os.path.isabs(folder):
+        return True
+    path = Path(folder)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
 def validate(path: str, inventory: Inventory | None = None) -> list[Issue]:
@@ -66,6 +77,17 @@ def validate(path: str, inventory: Inventory | None = None) -> list[Issue]:
         )
     for rule in policy.rules:
         destination = getattr(rule.action, "destination", None)
+        if destination and not writable(destination):
+            out.append(
+                Issue(
+                    "warning",
+                    f"the archive destination {destination} cannot be created or written here; apply "
+                    "will refuse to archive until it can.",
+                    rule.name,
+                    "action",
+                    line(rule.name, "action"),
+                )
+            )
         if destination and inside_inventory(inventory, destination):
             out.append(
                 Issue(

@@ -277,3 +277,18 @@ path = 3
         " line 6, policy 'a', key 'action'",
         " line 14, policy 'b', key 'unless.path'",
     ]
+
+
+def test_an_archive_destination_that_cannot_be_created_is_a_warning(tmp_path: Path) -> None:
+    from cleanup.inventory import Inventory
+
+    (tmp_path / "a-file").write_text("not a folder")
+    path = tmp_path / "p.toml"
+    path.write_text(
+        f'[defaults]\nmin_age = "1d"\n[[policy]]\nname = "a"\naction = {{ type = "archive", to = "{tmp_path}/a-file/archive" }}\n'
+    )
+    issues = policies.validate(str(path), Inventory(tmp_path / "inv.sqlite"))
+    assert [(i.level, i.key, i.line) for i in issues] == [("warning", "action", 5)]
+    assert "cannot be created or written here" in issues[0].message
+    path.write_text(path.read_text().replace("a-file/archive", "archive"))
+    assert policies.validate(str(path), Inventory(tmp_path / "inv.sqlite")) == []
