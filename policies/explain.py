@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from cleanup.findings import FindingOptions, Findings, find
+from cleanup.findings import DuplicateGroup, FindingOptions, Findings, find
 from cleanup.inventory import Inventory, StoredFile
 from cleanup.records import TRASHED
 
 from .conditions import Context
 from .engine import FINDING_LISTS, finding_lists, key_of
+from .keep_rules import Candidate, choose
 
 if TYPE_CHECKING:
-    from .language import Policy
+    from .language import Policy, Rule
 
 
 def explain(
@@ -71,10 +72,7 @@ def explain(
         if exemption is not None:
             lines.append("  - exempted by unless: " + "; ".join(c.describe() for c in exemption))
         if rule.applies_to == "duplicates" and in_group is not None:
-            lines.append(
-                f"  - one of {len(in_group.copies)} copies; keep rules: "
-                + ", ".join(r.describe() for r in rule.keep)
-            )
+            lines.append(_keeping(in_group, rule, record, inventory))
     if inventory is not None:
         evaluation = policy.evaluate(inventory, findings, now)
         decision = next((d for d in evaluation.decisions if key_of(d.record) == k), None)
@@ -87,3 +85,26 @@ def explain(
         else:
             lines.append("decision: nothing, no policy acts on it")
     return lines
+
+
+def _keeping(
+    group: DuplicateGroup, rule: Rule, record: StoredFile, inventory: Inventory | None
+) -> str:
+    """Which copy the rule's keep rules keep, as a sub-line."""
+    head = f"  - one of {len(group.copies)} copies"
+    if not rule.keep:
+        return f"{head}; no keep rules"
+    if inventory is None:
+        return f"{head}; keep rules: " + ", ".join(r.describe() for r in rule.keep)
+    candidates = []
+    for copy in group.copies:
+        names = [inventory.get(copy.provider, copy.account, i) for i in copy.item_ids]
+        present = [n for n in names if n is not None]
+        if present:
+            candidates.append(Candidate(copy, present))
+    kept, how = choose(candidates, rule.keep)
+    if kept is None:
+        return f"{head}; {how}"
+    if key_of(record) in {key_of(r) for r in kept.records}:
+        return f"{head}; this is the copy kept ({how})"
+    return f"{head}; the copy kept is {kept.path} ({how})"

@@ -101,6 +101,10 @@ def test_explain_says_why_a_file_would_be_trashed(
     assert lines[0] == str(copy)
     assert lines[1] == "  not protected"
     assert "  policy 'duplicates' (duplicates, then trash): matches" in lines
+    assert (
+        f"    - one of 2 copies; the copy kept is {home / 'Documents/annual.pdf'} "
+        "(under ~/Documents/** or ~/Desktop/**)"
+    ) in lines
     assert lines[-1] == (
         f"  decision: trash (policy 'duplicates'): duplicate of {home / 'Documents/annual.pdf'} "
         "(kept: under ~/Documents/** or ~/Desktop/**)"
