@@ -364,7 +364,7 @@ def trial(
         t.notes["recovery"] = "none (killed before the run began)"
         check_nothing_lost(t, "no run")
         return t
-    if recovery == "resume":
+    if recovery == "resume" and t.notes["interrupted"]:
         cleanup(t, "apply", "--resume")
         check_journal(t, "after resume", settled=True)
         check_nothing_lost(t, "after resume")

@@ -398,6 +398,10 @@ def resume(
         raise PlanError(
             f"Run {run.run_id} was undone; it cannot be resumed. Make a new plan instead."
         )
+    if run.status == "complete":
+        raise PlanError(
+            f"Run {run.run_id} is complete; there is nothing to resume. `cleanup runs` lists runs."
+        )
     plan = load_run_plan(run)
     check(plan, inventory, resuming=True)
     providers = _providers(plan, registry or load_providers(), options)

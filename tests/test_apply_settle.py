@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from cleanup.apply import _save_copy, resume
-from cleanup.journal import Journal, read_run, runs_dir
+from cleanup.errors import PlanError
+from cleanup.journal import Journal, JournalError, read_run, runs_dir
 from cleanup.plan import Plan, record_of
 from cleanup.undo import undo
 from policies.decisions import Decision
@@ -125,3 +128,24 @@ def test_archive_settle_finishes_or_rolls_back_each_half_done_state(tmp_path: Pa
     target.write_bytes(b"another file")
     assert settle(str(src), str(root), str(dest)) is None
     assert src.read_bytes() == b"content of a" and target.read_bytes() == b"another file"
+
+
+def test_a_run_is_resumed_by_one_process_at_a_time_and_a_complete_one_not_at_all(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "Documents"
+    write(root / "a.tmp", b"junk a", age_days=30)
+    write(root / "b.tmp", b"junk b", age_days=30)
+    inventory = scanned(root, tmp_path / "inv.sqlite")
+    decisions = [Decision(live(inventory, n), "trash", "junk", "tmp") for n in ("a.tmp", "b.tmp")]
+    plan = make_plan(inventory, decisions, tmp_path / "plan.json")
+    path = crashed_after_acting(plan, tmp_path / "inv.sqlite", act=False)
+    holder = Journal(path)
+    holder.lock()  # another cleanup process is resuming it
+    with pytest.raises(JournalError, match="in use by another cleanup process"):
+        resume(inventory, "last")
+    holder.close()
+    assert (root / "a.tmp").exists() and (root / "b.tmp").exists()
+    assert len(resume(inventory, "last").done) == 2
+    with pytest.raises(PlanError, match="complete; there is nothing to resume"):
+        resume(inventory, "last")
