@@ -6,6 +6,7 @@ Schema that editors use is generated from the same registries as the checks.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -292,3 +293,97 @@ def test_an_archive_destination_that_cannot_be_created_is_a_warning(tmp_path: Pa
     assert "cannot be created or written here" in issues[0].message
     path.write_text(path.read_text().replace("a-file/archive", "archive"))
     assert policies.validate(str(path), Inventory(tmp_path / "inv.sqlite")) == []
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+
+
+def test_any_value_under_any_key_is_an_issue_never_a_crash(tmp_path: Path) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.sampled_from(
+        [
+            "trash",
+            "archive",
+            "flag",
+            "oldest",
+            "1 GB",
+            "-3 GB",
+            "3y",
+            "3 fortnights",
+            "*.iso",
+            "",
+            "gdrive",
+            "junk",
+            "trim_versions",
+            "duplicates",
+            "/mnt/a",
+            "~/x/**",
+            "[",
+            "**",
+        ]
+    )
+    scalars = st.one_of(
+        words, st.integers(-5, 10**10), st.booleans(), st.floats(-1, 1e6, allow_nan=False)
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(
+                st.sampled_from(
+                    ["type", "to", "keep", "newer_than", "under", "provider", "path", "ext"]
+                ),
+                inner,
+                max_size=2,
+            ),
+        ),
+        max_leaves=4,
+    )
+    rule_keys = st.sampled_from(
+        [
+            "name",
+            "applies_to",
+            "action",
+            "keep",
+            "unless",
+            "approvals",
+            *conditions.names(),
+            "min_sise",
+        ]
+    )
+    default_keys = st.sampled_from(
+        ["min_age", "max_items", "max_bytes", "max_percent", "approvals", "archive_to", "x"]
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.dictionaries(default_keys, values, max_size=3),
+        st.lists(st.dictionaries(rule_keys, values, max_size=5), max_size=3),
+    )
+    def check(defaults: dict[str, object], rules: list[dict[str, object]]) -> None:
+        lines = ["[defaults]", *(f"{k} = {_toml(v)}" for k, v in defaults.items())]
+        for rule in rules:
+            lines += ["[[policy]]", *(f"{k} = {_toml(v)}" for k, v in rule.items())]
+        path = tmp_path / "fuzz.toml"
+        path.write_text("\n".join(lines) + "\n")
+        issues = policies.validate(str(path))
+        assert all(i.level in ("error", "warning") and i.message for i in issues)
+        if not any(i.level == "error" for i in issues):
+            policies.load(str(path))
+        else:
+            with pytest.raises(PolicyError):
+                policies.load(str(path))
+
+    check()
