@@ -332,6 +332,15 @@ class Inventory:
 
     # --- files -------------------------------------------------------------------------
 
+    def signature_of(self, provider: str, account: str, item_id: str) -> int | None:
+        """The stored signature of a present item, or None when it is new or gone."""
+        row = self.db.execute(
+            "SELECT signature FROM files WHERE provider = ? AND account = ? AND item_id = ? "
+            "AND gone_scan IS NULL",
+            (provider, account, _key(item_id)),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def known_signatures(self, provider: str, account: str, root: str) -> dict[str, int]:
         """item key -> signature of the present items under ``root`` ('' = the whole account)."""
         sql = "SELECT item_id, signature FROM files WHERE provider = ? AND account = ? AND gone_scan IS NULL"
@@ -430,7 +439,7 @@ class Inventory:
     ) -> dict[tuple[int, int, int, int], str]:
         """Cached values of ``algo`` for (device, inode, size, mtime_ns) keys."""
         wanted = list(keys)
-        if not wanted:
+        if not wanted or self.db.execute("SELECT 1 FROM hash_cache LIMIT 1").fetchone() is None:
             return {}
         # One join in SQLite instead of one query per key: tens of thousands of keys per scan.
         with self._lock:
