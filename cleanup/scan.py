@@ -82,7 +82,11 @@ class InventorySink:
     def add(self, record: FileRecord) -> None:
         with self._lock:
             unit = self._unit_for(record)
-            old = unit.known.pop(_key(record.item_id), None) if unit else None
+            if unit is None or unit.incremental:
+                # A changes feed lists only what changed; ask the inventory what it held.
+                old = self.inventory.signature_of(self.provider, record.account, record.item_id)
+            else:
+                old = unit.known.pop(_key(record.item_id), None)
             if old is not None and old == _signature(record):
                 self.summary.unchanged += 1
                 return

@@ -265,3 +265,29 @@ def test_an_unreadable_folder_is_neither_empty_nor_a_duplicate_folder(tmp_path: 
     found = find_all(inventory)
     assert found.empty_folders == []
     assert found.duplicate_folders == []
+
+
+def test_an_incremental_feed_counts_changes_as_changes(tmp_path: Path) -> None:
+    from cleanup.inventory import ScanSummary
+    from cleanup.records import FileRecord
+    from cleanup.scan import InventorySink
+
+    inventory = Inventory(tmp_path / "inv.sqlite")
+
+    def record(i: int, fp: str) -> FileRecord:
+        return FileRecord("box", "acct", f"id{i}", f"/f{i}", f"f{i}", size=1, fingerprint=fp)
+
+    def feed(records: list[FileRecord], incremental: bool) -> ScanSummary:
+        summary = ScanSummary(inventory.begin_scan(["box:"]))
+        sink = InventorySink(inventory, "box", summary, ScanProgress())
+        sink.start_unit("acct", "", incremental=incremental)
+        for r in records:
+            sink.add(r)
+        sink.finish_unit("acct", "", complete=True)
+        return summary
+
+    first = feed([record(i, "v1") for i in range(5)], incremental=False)
+    assert first.added == 5
+    changes = feed([record(1, "v2"), record(2, "v1"), record(9, "v1")], incremental=True)
+    assert (changes.added, changes.changed, changes.unchanged) == (1, 1, 1)
+    assert inventory.count() == 6
