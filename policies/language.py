@@ -227,9 +227,12 @@ def parse(text: str, source: str, digest: str = "") -> tuple[Policy | None, list
     protection = _protection(data.get("protect", {}), out)
     defaults = _defaults(data.get("defaults", {}), out)
     rules = _rules(data.get("policy"), defaults, out)
-    if any(
-        r.action.name in REMOVING | {"trim_versions"} for r in rules
-    ) and "min_age" not in data.get("defaults", {}):
+    changes = any(r.action.name in REMOVING | {"trim_versions"} for r in rules)
+    if (
+        changes
+        and defaults.min_age_days == 0
+        and "min_age" not in _table(data.get("defaults", {}), "", None)
+    ):
         out.warning(
             'no min_age in [defaults]: a file written a moment ago could be changed. Set e.g. min_age = "7d".',
             table="defaults",
@@ -251,9 +254,10 @@ def parse(text: str, source: str, digest: str = "") -> tuple[Policy | None, list
     return policy, out.issues
 
 
-def _table(value: Any, name: str, out: _Collector) -> dict[str, Any]:
+def _table(value: Any, name: str, out: _Collector | None) -> dict[str, Any]:
     if not isinstance(value, dict):
-        out.error(f"[{name}] should be a table.", key=name)
+        if out is not None:
+            out.error(f"[{name}] should be a table.", key=name)
         return {}
     return value
 

@@ -371,9 +371,18 @@ def test_any_value_under_any_key_is_an_issue_never_a_crash(tmp_path: Path) -> No
     @given(
         st.dictionaries(default_keys, values, max_size=3),
         st.lists(st.dictionaries(rule_keys, values, max_size=5), max_size=3),
+        st.dictionaries(
+            st.sampled_from(["name", "description", "protect", "defaults", "polcy"]),
+            values,
+            max_size=2,
+        ),
     )
-    def check(defaults: dict[str, object], rules: list[dict[str, object]]) -> None:
-        lines = ["[defaults]", *(f"{k} = {_toml(v)}" for k, v in defaults.items())]
+    def check(
+        defaults: dict[str, object], rules: list[dict[str, object]], top: dict[str, object]
+    ) -> None:
+        lines = [*(f"{k} = {_toml(v)}" for k, v in top.items())]
+        if "defaults" not in top:
+            lines += ["[defaults]", *(f"{k} = {_toml(v)}" for k, v in defaults.items())]
         for rule in rules:
             lines += ["[[policy]]", *(f"{k} = {_toml(v)}" for k, v in rule.items())]
         path = tmp_path / "fuzz.toml"
