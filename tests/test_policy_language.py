@@ -396,3 +396,52 @@ def test_any_value_under_any_key_is_an_issue_never_a_crash(tmp_path: Path) -> No
                 policies.load(str(path))
 
     check()
+
+
+def test_a_new_condition_documents_and_validates_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registering one class is all it takes: schema, validation and suggestions follow."""
+    from cleanup.inventory import StoredFile
+    from policies import values
+    from policies.conditions import Condition, Context
+
+    class MinVersionBytes(Condition):
+        name = "min_version_bytes"
+        doc = "Older versions hold at least this much storage."
+        example = 'min_version_bytes = "100 MB"'
+        schema = values.SIZE_SCHEMA
+
+        def __init__(self, value: object) -> None:
+            super().__init__(value)
+            self.bytes = values.size(value)
+
+        def matches(self, record: StoredFile, ctx: Context) -> bool:
+            return bool(record.version_bytes >= self.bytes)
+
+        def describe(self) -> str:
+            return f"old versions hold at least {self.bytes} bytes"
+
+        def fact(self, record: StoredFile, ctx: Context) -> str:
+            return f"old versions hold {record.version_bytes} bytes"
+
+    monkeypatch.setitem(conditions._classes, "min_version_bytes", MinVersionBytes)
+    rule = policies.schema()["properties"]["policy"]["items"]
+    assert rule["properties"]["min_version_bytes"]["description"] == MinVersionBytes.doc
+    assert (
+        problems(
+            tmp_path,
+            '[[policy]]\nname = "v"\napplies_to = "old_versions"\nmin_version_bytes = "1 MB"\naction = "flag"\n',
+        )
+        == []
+    )
+    assert (
+        "Did you mean 'min_version_bytes'?"
+        in problems(tmp_path, '[[policy]]\nname = "v"\nmin_version_byte = 1\naction = "flag"\n')[0]
+    )
+    assert (
+        "A size cannot be negative"
+        in problems(tmp_path, '[[policy]]\nname = "v"\nmin_version_bytes = -1\naction = "flag"\n')[
+            0
+        ]
+    )
