@@ -238,14 +238,17 @@ def read_run(path: Path) -> Run:
 
 
 def iter_runs(directory: Path) -> Iterator[Run]:
-    """Every run in a runs directory, oldest first."""
+    """Every run in a runs directory, oldest first (by start time: ids can share a second)."""
     if not directory.is_dir():
         return
+    runs = []
     for path in sorted(directory.glob("*.jsonl")):
         try:
-            yield read_run(path)
+            runs.append(read_run(path))
         except JournalError:
             continue
+    runs.sort(key=lambda r: (r.started, r.run_id))
+    yield from runs
 
 
 def find_run(directory: Path, run_id: str) -> Run:

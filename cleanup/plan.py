@@ -191,6 +191,19 @@ def _root_of(r: FileRecord, roots: dict[tuple[str, str], list[str]]) -> str | No
     return best
 
 
+def _reclaimable(d: Any) -> int:
+    """What carrying the decision out frees: the engine's figure, else what the record says."""
+    given = getattr(d, "reclaimable_bytes", None)
+    if given is not None:
+        return int(given)
+    r: StoredFile = d.record
+    if d.action == "trim_versions":
+        return r.version_bytes
+    if d.action not in REMOVING or not r.reclaimable or r.links > 1:
+        return 0  # a flag, a link or placeholder, or one name of a hard-linked file
+    return r.storage_bytes
+
+
 def _entry(number: int, d: Any, roots: dict[tuple[str, str], list[str]]) -> dict[str, Any]:
     r: StoredFile = d.record
     entry: dict[str, Any] = {
@@ -199,6 +212,7 @@ def _entry(number: int, d: Any, roots: dict[tuple[str, str], list[str]]) -> dict
         "kind": r.kind,
         "size": r.size,
         "storage_bytes": r.storage_bytes,
+        "reclaimable_bytes": _reclaimable(d),
         "modified": r.modified,
         "owner": r.owner,
         "device": r.device,
@@ -248,23 +262,26 @@ def record_of(e: dict[str, Any]) -> FileRecord:
 
 
 def totals(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Items and storage bytes by action and by provider."""
+    """Items, storage bytes and reclaimable bytes, in all and by action and by provider."""
     by_action: dict[str, dict[str, int]] = {}
     by_provider: dict[str, dict[str, int]] = {}
-    items = nbytes = 0
+    items = nbytes = reclaimable = 0
     for e in entries:
         for table, key in ((by_action, e["action"]), (by_provider, e["provider"])):
-            t = table.setdefault(key, {"items": 0, "storage_bytes": 0})
+            t = table.setdefault(key, {"items": 0, "storage_bytes": 0, "reclaimable_bytes": 0})
             t["items"] += 1
             t["storage_bytes"] += e.get("storage_bytes", 0)
+            t["reclaimable_bytes"] += e.get("reclaimable_bytes", 0)
         if e["action"] in ACTING:
             items += 1
             nbytes += e.get("storage_bytes", 0)
+            reclaimable += e.get("reclaimable_bytes", 0)
     return {
         "by_action": by_action,
         "by_provider": by_provider,
         "items": items,
         "storage_bytes": nbytes,
+        "reclaimable_bytes": reclaimable,
     }
 
 
@@ -306,9 +323,9 @@ def check_limits(body: dict[str, Any], inventory_files: int) -> None:
             f"The plan would act on {t['items']:,} items, over the policy's limit of {limits['max_items']:,} "
             "(max_items). Narrow the policy or raise the limit in [defaults]."
         )
-    if limits.get("max_bytes") is not None and t["storage_bytes"] > limits["max_bytes"]:
+    if limits.get("max_bytes") is not None and t["reclaimable_bytes"] > limits["max_bytes"]:
         raise PlanError(
-            f"The plan would act on {t['storage_bytes']:,} bytes, over the policy's limit of "
+            f"The plan would free {t['reclaimable_bytes']:,} bytes, over the policy's limit of "
             f"{limits['max_bytes']:,} bytes (max_bytes). Narrow the policy or raise the limit in [defaults]."
         )
     pct = limits.get("max_percent")
@@ -423,7 +440,11 @@ def build(
             "sha256": evaluation.policy_hash,
             "source": policy_source,
         },
-        "inventory": {"path": str(Path(inventory.path).resolve()), "scans": _scans(inventory)},
+        "inventory": {
+            "path": str(Path(inventory.path).resolve()),
+            "scan_ids": inventory.latest_scan_ids(),
+            "scans": _scans(inventory),
+        },
         "inventory_files": _files_total(evaluation, inventory),
         "created": iso(now),
         "expires": iso(now + expires_days * 86400),
@@ -476,7 +497,7 @@ def approvals_needed(plan: Plan) -> tuple[int, str]:
     needed = int(req.get("required") or 0)
     why = f"the policy requires {needed}" if needed else ""
     above = req.get("second_above_bytes")
-    if above is not None and plan.body["totals"]["storage_bytes"] > above and needed < 2:
+    if above is not None and plan.body["totals"]["reclaimable_bytes"] > above and needed < 2:
         needed, why = 2, f"the plan frees more than {above:,} bytes"
     deletes = any(e["action"] == "delete" for e in plan.body["entries"])
     if req.get("second_for_delete") and deletes and needed < 2:

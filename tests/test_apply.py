@@ -338,3 +338,24 @@ def test_a_copy_rewritten_in_place_with_its_size_and_mtime_kept_is_not_removed(
     code, out, _ = run(db, "apply", str(tmp_path / "plan.json"), "--yes")
     assert code == 0 and "6 done, 1 skipped" in out and "content changed" in out
     assert copy.read_bytes().startswith(b"unique content now")
+
+
+def test_trashing_one_name_of_a_hard_linked_file_is_never_counted_as_freed(tmp_path: Path) -> None:
+    root = tmp_path / "Documents"
+    original = write(root / "big.iso", os.urandom(50_000))
+    os.link(original, root / "big-link.iso")
+    db = tmp_path / "inv.sqlite"
+    inventory = scanned(root, db)
+    plan = make_plan(
+        inventory,
+        [Decision(live(inventory, "big-link.iso"), "trash", "p", "r")],
+        tmp_path / "plan.json",
+    )
+    [entry] = plan.entries
+    assert entry["storage_bytes"] > 0 and entry["reclaimable_bytes"] == 0
+    assert plan.body["totals"]["reclaimable_bytes"] == 0
+    result = apply(plan, inventory)
+    assert len(result.done) == 1 and result.pending_bytes == 0
+    r = read_run(runs_dir(db) / f"{result.run_id}.jsonl")
+    assert [e.outcome["pending_bytes"] for e in r.entries.values()] == [0]
+    assert original.exists()

@@ -97,33 +97,39 @@ class LocalProvider(Provider):
 
     def trash(self, record: FileRecord) -> ActionOutcome:
         self._check(record)
+        nbytes = _frees(record)
         undo = trashing.move_to_trash(record.path)
-        return ActionOutcome(undo=undo, pending_bytes=record.storage_bytes)
+        return ActionOutcome(undo=undo, pending_bytes=nbytes)
 
     def restore(self, record: FileRecord, undo: Mapping[str, Any]) -> None:
         trashing.restore(undo, record.path)
 
     def archive(self, record: FileRecord, destination: str) -> ActionOutcome:
         self._check(record)
+        nbytes = _frees(record)
         undo = archiving.archive(record.path, record.extra.get("root"), destination)
-        return ActionOutcome(undo=undo, archived_bytes=record.storage_bytes)
+        return ActionOutcome(undo=undo, archived_bytes=nbytes)
 
     def unarchive(self, record: FileRecord, undo: Mapping[str, Any]) -> None:
         archiving.unarchive(undo, record.path)
 
     def delete(self, record: FileRecord) -> ActionOutcome:
         self._check(record)
+        nbytes = _frees(record)
         try:
             os.unlink(record.path)
         except FileNotFoundError as exc:
             raise ItemGone(f"{record.path} no longer exists.") from exc
         except IsADirectoryError as exc:
             raise ProviderError(f"{record.path} is a folder; cleanup deletes files only.") from exc
-        return ActionOutcome(freed_bytes=record.storage_bytes)
+        return ActionOutcome(freed_bytes=nbytes)
 
     def purge(self, record: FileRecord, undo: Mapping[str, Any]) -> ActionOutcome:
         freed = trashing.purge(undo, record.path)
-        return ActionOutcome(undo=dict(undo), freed_bytes=freed or record.storage_bytes)
+        # Emptied from the trash by hand since: the bytes went then, and count as freed now.
+        return ActionOutcome(
+            undo=dict(undo), freed_bytes=record.storage_bytes if freed is None else freed
+        )
 
     def settle(
         self, record: FileRecord, action: str, destination: str | None
@@ -152,6 +158,15 @@ class LocalProvider(Provider):
         if action == "delete":
             return ActionOutcome(freed_bytes=record.storage_bytes)
         return None
+
+
+def _frees(record: FileRecord) -> int:
+    """What removing this name frees: nothing while other hard links keep the inode alive."""
+    try:
+        st = os.lstat(record.path)
+    except OSError:
+        return 0
+    return 0 if st.st_nlink > 1 else record.storage_bytes
 
 
 def _inode(record: FileRecord) -> int:

@@ -279,17 +279,18 @@ def restore(undo: dict[str, Any] | Any, path: str) -> None:
     _fsync_dir(os.path.join(trashed.trash, "files"))
 
 
-def purge(undo: dict[str, Any] | Any, path: str) -> int:
-    """Remove a trashed file for good; return the bytes it held (0 if it was already gone)."""
+def purge(undo: dict[str, Any] | Any, path: str) -> int | None:
+    """Remove a trashed file for good; return the bytes freed, None when the trash was emptied already."""
     trashed = _trashed(undo)
-    freed = 0
+    freed: int | None = None
     if os.path.lexists(trashed.file):
         st = os.lstat(trashed.file)
         if (st.st_ino, st.st_dev) != (undo.get("inode"), undo.get("device")):
             raise ProviderError(
                 f"{trashed.file} is not the file cleanup put there; it was left alone."
             )
-        freed = getattr(st, "st_blocks", 0) * 512 or st.st_size
+        # Other hard links keep the inode, and its blocks, alive.
+        freed = 0 if st.st_nlink > 1 else getattr(st, "st_blocks", 0) * 512 or st.st_size
         if stat.S_ISDIR(st.st_mode):
             import shutil
 
