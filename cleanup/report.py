@@ -108,6 +108,10 @@ def item_json(item: TalliedItem, detailed: bool, hide: Callable[[str, str], str]
         "pending_until": _iso(item.pending_until),
         "archived_bytes": item.archived_bytes,
         "lag_days": round(item.lag_days, 3),
+        "backup_freed_bytes": item.backup_freed_bytes,
+        "backup_pending_bytes": item.backup_pending_bytes,
+        "backup_until": _iso(item.backup_at) if item.backup_pending_bytes else None,
+        "backup_lag_days": round(item.backup_lag_days, 3),
         "owner": (item.owner if detailed else hide(item.owner, "p")) if item.owner else None,
         "team": item.team,
     }
@@ -183,6 +187,7 @@ def build(
         detailed=detailed,
         with_avoided_purchase=with_avoided_purchase,
         now=tallied.now if now is None else now,
+        backup_retention_days=tallied.backup_retention_days,
     )
 
 
@@ -195,6 +200,7 @@ def assemble(
     with_avoided_purchase: bool = False,
     now: float | None = None,
     merged_from: int = 0,
+    backup_retention_days: float | None = None,
 ) -> dict[str, Any]:
     """Every aggregate, recomputed from the items."""
     now = time.time() if now is None else now
@@ -211,6 +217,7 @@ def assemble(
         "first_year": first_year.to_json(),
         "pending_per_year": pending_per_year.to_json(),
         "car_km": [round(v, 1) for v in car_km(per_year.co2, params).as_list()],
+        "backup_retention_days": backup_retention_days,
         "avoided_purchase_kg": round(avoided_purchase(local_freed, params), 3)
         if with_avoided_purchase
         else None,
@@ -256,12 +263,15 @@ def footprint_of(
     """
     weights: dict[tuple[str, str | None], float] = {}
     for i in items:
+        backup_freed = float(i.get("backup_freed_bytes") or 0)
         if which == "pending":
             nbytes = float(i["pending_bytes"]) if i.get("pending_until") else 0.0
+            nbytes += float(i.get("backup_pending_bytes") or 0)
+        elif which == "first_year":
+            nbytes = float(i["freed_bytes"]) * lag_factor(float(i.get("lag_days") or 0))
+            nbytes += backup_freed * lag_factor(float(i.get("backup_lag_days") or 0))
         else:
-            nbytes = float(i["freed_bytes"])
-            if which == "first_year":
-                nbytes *= lag_factor(float(i.get("lag_days") or 0))
+            nbytes = float(i["freed_bytes"]) + backup_freed
         if nbytes:
             key = (i["location"], i.get("region"))
             weights[key] = weights.get(key, 0.0) + nbytes
@@ -275,6 +285,16 @@ def _sum(values: Iterable[Estimate]) -> Estimate:
     return total
 
 
+_BYTE_FIELDS = (
+    "freed_bytes",
+    "versions_bytes",
+    "pending_bytes",
+    "archived_bytes",
+    "backup_freed_bytes",
+    "backup_pending_bytes",
+)
+
+
 def _bytes(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     out = {
         "items": 0,
@@ -282,10 +302,12 @@ def _bytes(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         "versions_bytes": 0,
         "pending_bytes": 0,
         "archived_bytes": 0,
+        "backup_freed_bytes": 0,
+        "backup_pending_bytes": 0,
     }
     for i in items:
         out["items"] += 1
-        for k in ("freed_bytes", "versions_bytes", "pending_bytes", "archived_bytes"):
+        for k in _BYTE_FIELDS:
             out[k] += int(i.get(k) or 0)
     return out
 
@@ -306,15 +328,23 @@ def _groups(
 
 
 def _pending(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Bytes still in bins by the day they will be freed (null: when emptied by hand)."""
-    found: dict[tuple[str, str], int] = {}
+    """Bytes still in bins (or backups) by the day they will be freed (null: when emptied by hand)."""
+    found: dict[tuple[str, str, str], int] = {}
     for i in items:
-        if i["pending_bytes"]:
-            until = i.get("pending_until")
-            day = "" if not until else str(until)[:10]
-            found[(day, i["provider"])] = found.get((day, i["provider"]), 0) + i["pending_bytes"]
-    rows = [{"until": d or None, "provider": p, "bytes": b} for (d, p), b in found.items()]
-    return sorted(rows, key=lambda r: (r["until"] is None, r["until"] or "", r["provider"]))
+        for held_by, nbytes, until in (
+            ("bin", i["pending_bytes"], i.get("pending_until")),
+            ("backup", i.get("backup_pending_bytes") or 0, i.get("backup_until")),
+        ):
+            if nbytes:
+                key = ("" if not until else str(until)[:10], i["provider"], held_by)
+                found[key] = found.get(key, 0) + nbytes
+    rows = [
+        {"until": d or None, "provider": p, "held_by": h, "bytes": b}
+        for (d, p, h), b in found.items()
+    ]
+    return sorted(
+        rows, key=lambda r: (r["until"] is None, r["until"] or "", r["provider"], r["held_by"])
+    )
 
 
 def _win(i: Mapping[str, Any], detailed: bool) -> dict[str, Any]:
@@ -376,6 +406,11 @@ def merge(reports: Sequence[Mapping[str, Any]], now: float | None = None) -> dic
     runs = sorted({run for r in reports for run in r.get("runs", [])})
     detailed = all(r.get("detailed") for r in reports)
     avoided = any(r.get("footprint", {}).get("avoided_purchase_kg") is not None for r in reports)
+    backups = {r.get("footprint", {}).get("backup_retention_days") for r in reports}
+    if len(backups) > 1:
+        raise ReportError(
+            "The reports count backups differently (--backup-retention); make them again with the same setting."
+        )
     if not detailed:
         for i in items.values():
             i.pop("path", None)
@@ -389,6 +424,7 @@ def merge(reports: Sequence[Mapping[str, Any]], now: float | None = None) -> dic
         avoided,
         now,
         merged_from=sum(max(1, int(r.get("merged_from") or 0)) for r in reports),
+        backup_retention_days=backups.pop(),
     )
 
 

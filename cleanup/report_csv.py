@@ -19,6 +19,9 @@ HEADER = [
     *(f"{k}_{b}" for k in _ESTIMATES for b in ("low", "central", "high")),
     "pending_until",
     "path",
+    "held_by",
+    "backup_freed_bytes",
+    "backup_pending_bytes",
 ]
 
 
@@ -51,6 +54,9 @@ def render_csv(report: Mapping[str, Any], lang: str = "en") -> str:
                     *(v for k in _ESTIMATES for v in g[k]),
                     "",
                     "",
+                    "",
+                    g.get("backup_freed_bytes", 0),
+                    g.get("backup_pending_bytes", 0),
                 ]
             )
     for p in report["pending"]:
@@ -65,6 +71,9 @@ def render_csv(report: Mapping[str, Any], lang: str = "en") -> str:
                 "",
                 *([""] * 12),
                 p["until"] or "",
+                "",
+                p.get("held_by", "bin"),
+                "",
                 "",
             ]
         )
@@ -82,6 +91,9 @@ def render_csv(report: Mapping[str, Any], lang: str = "en") -> str:
                     *([""] * 12),
                     i.get("pending_until") or "",
                     _safe(i.get("path") or ""),
+                    "",
+                    i.get("backup_freed_bytes", 0),
+                    i.get("backup_pending_bytes", 0),
                 ]
             )
     return buffer.getvalue()

@@ -20,6 +20,7 @@ from .report_text import (
     made_by,
     parameter_headers,
     parameter_rows,
+    pending_headers,
     pending_rows,
     quota_headers,
     quota_rows,
@@ -194,10 +195,10 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
             body.append(
                 _table(
                     pending_rows(report, lang),
-                    [label("until", lang), label("provider", lang), label("bytes", lang)],
+                    pending_headers(lang),
                     label("pending_title", lang),
                     lang,
-                    numeric_from=2,
+                    numeric_from=3,
                 )
             )
             body.append("</section>")

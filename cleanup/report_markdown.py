@@ -14,6 +14,7 @@ from .report_text import (
     made_by,
     parameter_headers,
     parameter_rows,
+    pending_headers,
     pending_rows,
     quota_headers,
     quota_rows,
@@ -68,7 +69,7 @@ def render_markdown(report: Mapping[str, Any], lang: str = "en") -> str:
             out += [f"## {label('pending_title', lang)}", ""]
             out += _table(
                 pending_rows(report, lang),
-                [label("until", lang), label("provider", lang), label("bytes", lang)],
+                pending_headers(lang),
             )
     if report["quotas"]:
         out += [f"## {label('quotas', lang)}", ""] + _table(

@@ -27,14 +27,16 @@ def sentences(report: Mapping[str, Any], lang: str) -> list[str]:
     if per_year.high > 0 and first.central < per_year.central:
         out.append(sentence("first_year", first, lang))
     pending = rng(fp["pending_per_year"]["co2_kg"])
-    if totals["pending_bytes"]:
-        out.append(
-            sentence("pending_note", pending, lang, size=size(totals["pending_bytes"], lang))
-        )
+    still_held = totals["pending_bytes"] + totals.get("backup_pending_bytes", 0)
+    if still_held:
+        key = "pending_note_backups" if totals.get("backup_pending_bytes") else "pending_note"
+        out.append(sentence(key, pending, lang, size=size(still_held, lang)))
     if any(g["name"] == LOCAL and g["freed_bytes"] for g in report["by_location"]):
         out.append(label("local_note", lang))
     if per_year.high > 0:
         out.append(sentence("car", rng(fp["car_km"]), lang, km))
+    if fp.get("backup_retention_days") is not None:
+        out.append(label("backups", lang).format(days=number(fp["backup_retention_days"], lang)))
     if fp.get("avoided_purchase_kg") is not None:
         out.append(label("avoided", lang).format(kg=about(fp["avoided_purchase_kg"], lang)))
     return out
@@ -42,12 +44,18 @@ def sentences(report: Mapping[str, Any], lang: str) -> list[str]:
 
 def state_rows(report: Mapping[str, Any], lang: str) -> list[list[str]]:
     t = report["totals"]
-    return [
+    rows = [
         [label("freed", lang), size(t["freed_bytes"], lang)],
         [label("versions", lang), size(t["versions_bytes"], lang)],
         [label("pending", lang), size(t["pending_bytes"], lang)],
         [label("archived", lang), size(t["archived_bytes"], lang)],
     ]
+    if report["footprint"].get("backup_retention_days") is not None:
+        rows += [
+            [label("backup_freed", lang), size(t.get("backup_freed_bytes", 0), lang)],
+            [label("backup_pending", lang), size(t.get("backup_pending_bytes", 0), lang)],
+        ]
+    return rows
 
 
 def footprint_rows(report: Mapping[str, Any], lang: str) -> list[list[str]]:
@@ -87,8 +95,22 @@ def group_rows(
 
 def pending_rows(report: Mapping[str, Any], lang: str) -> list[list[str]]:
     return [
-        [r["until"] or label("never", lang), str(r["provider"]), size(r["bytes"], lang)]
+        [
+            r["until"] or label("never", lang),
+            str(r["provider"]),
+            label("held_by_" + r.get("held_by", "bin"), lang),
+            size(r["bytes"], lang),
+        ]
         for r in report["pending"]
+    ]
+
+
+def pending_headers(lang: str) -> list[str]:
+    return [
+        label("until", lang),
+        label("provider", lang),
+        label("held_by", lang),
+        label("bytes", lang),
     ]
 
 
@@ -202,7 +224,7 @@ def render_text(report: Mapping[str, Any], lang: str = "en") -> str:
                 label("pending_title", lang),
                 table(
                     pending_rows(report, lang),
-                    [label("until", lang), label("provider", lang), label("bytes", lang)],
+                    pending_headers(lang),
                 ),
             ]
     if report["quotas"]:

@@ -32,6 +32,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "en": "A further {size} is still in trash or recycle bins, not counted as freed; once the bins free it: about {c} kgCO2e per year (range {l}–{h}).",
         "fr": "{size} supplémentaires sont encore en corbeille, non comptés comme libérés ; une fois les corbeilles vidées : environ {c} kgCO2e par an (fourchette {l}–{h}).",
     },
+    "pending_note_backups": {
+        "en": "A further {size} is still in trash or recycle bins or in backups, not counted as freed; once freed: about {c} kgCO2e per year (range {l}–{h}).",
+        "fr": "{size} supplémentaires sont encore en corbeille ou en sauvegarde, non comptés comme libérés ; une fois libérés : environ {c} kgCO2e par an (fourchette {l}–{h}).",
+    },
     "car": {
         "en": "For scale: about {c} km by thermal car (range {l}–{h}).",
         "fr": "Pour comparaison : environ {c} km en voiture thermique (fourchette {l}–{h}).",
@@ -76,6 +80,21 @@ _LABELS: dict[str, dict[str, str]] = {
     },
     "chart_by_provider": {"en": "by provider", "fr": "par service"},
     "chart_by_kind": {"en": "by kind of file", "fr": "par type de fichier"},
+    "backup_freed": {
+        "en": "Backup copies freed (opt-in)",
+        "fr": "Copies de sauvegarde libérées (option)",
+    },
+    "backup_pending": {
+        "en": "Backup copies still kept (opt-in)",
+        "fr": "Copies de sauvegarde encore conservées (option)",
+    },
+    "backups": {
+        "en": "Backups counted (opt-in): one more logical copy of each freed item, freed {days} days after it.",
+        "fr": "Sauvegardes comptées (option) : une copie logique de plus par élément libéré, libérée {days} jours après lui.",
+    },
+    "held_by": {"en": "Held by", "fr": "Conservé par"},
+    "held_by_bin": {"en": "trash or recycle bin", "fr": "corbeille"},
+    "held_by_backup": {"en": "backup", "fr": "sauvegarde"},
     "pending_title": {"en": "Still pending", "fr": "Encore en attente"},
     "until": {"en": "Freed on", "fr": "Libéré le"},
     "never": {

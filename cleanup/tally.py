@@ -72,7 +72,11 @@ class TalliedItem:
     archived_bytes: int = 0
     freed_at: float | None = None
     team: str | None = None
-    stored_name: str | None = None  # the name the provider gave, which may hold a '/'
+    stored_name: str | None = None
+    # Opt-in backups: one more logical copy of the freed bytes, gone when the backup retention ends.
+    backup_at: float | None = None
+    backup_freed_bytes: int = 0
+    backup_pending_bytes: int = 0  # the name the provider gave, which may hold a '/'
 
     @property
     def lag_days(self) -> float:
@@ -80,6 +84,11 @@ class TalliedItem:
         if self.freed_at is None:
             return 0.0
         return max(0.0, (self.freed_at - self.done) / DAY)
+
+    @property
+    def backup_lag_days(self) -> float:
+        """How long the backup copy outlived the action."""
+        return 0.0 if self.backup_at is None else max(0.0, (self.backup_at - self.done) / DAY)
 
     @property
     def name(self) -> str:
@@ -97,12 +106,17 @@ class Bytes:
     archived: int = 0
     per_year: Estimate = NOTHING
 
+    backup_freed: int = 0
+    backup_pending: int = 0
+
     def add(self, item: TalliedItem, value: Estimate) -> None:
         self.items += 1
         self.freed += item.freed_bytes
         self.versions += item.versions_bytes
         self.pending += item.pending_bytes
         self.archived += item.archived_bytes
+        self.backup_freed += item.backup_freed_bytes
+        self.backup_pending += item.backup_pending_bytes
         self.per_year = self.per_year + value
 
 
@@ -115,24 +129,35 @@ class Tally:
     params: Parameters
     now: float
     damaged_lines: int = 0
+    backup_retention_days: float | None = None
 
     def per_year(self) -> Estimate:
-        """Freed bytes, a full year each: the figure for every year after the first."""
-        return _sum(estimate(i.freed_bytes, i.location, self.params, i.region) for i in self.items)
+        """Freed bytes (and freed backup copies), a full year each: every year after the first."""
+        return _sum(
+            estimate(i.freed_bytes + i.backup_freed_bytes, i.location, self.params, i.region)
+            for i in self.items
+        )
 
     def first_year(self) -> Estimate:
-        """Freed bytes in the year of the clean-up, less the days they sat in a bin."""
+        """Freed bytes in the year of the clean-up, less the days they stayed in a bin or backup."""
         return _sum(
             estimate(i.freed_bytes, i.location, self.params, i.region, lag_days=i.lag_days)
+            + estimate(
+                i.backup_freed_bytes, i.location, self.params, i.region, lag_days=i.backup_lag_days
+            )
             for i in self.items
         )
 
     def pending_per_year(self) -> Estimate:
-        """What the bytes still in bins will be worth per year once the bins free them."""
+        """What the bytes still in bins or backups will be worth per year once they are freed."""
         return _sum(
-            estimate(i.pending_bytes, i.location, self.params, i.region)
+            estimate(
+                (i.pending_bytes if i.pending_until is not None else 0) + i.backup_pending_bytes,
+                i.location,
+                self.params,
+                i.region,
+            )
             for i in self.items
-            if i.pending_until is not None
         )
 
     def totals(self) -> Bytes:
@@ -142,7 +167,9 @@ class Tally:
         """Bytes and freed footprint grouped by ``key``, largest freed first."""
         groups: dict[str, Bytes] = {}
         for item in self.items:
-            value = estimate(item.freed_bytes, item.location, self.params, item.region)
+            value = estimate(
+                item.freed_bytes + item.backup_freed_bytes, item.location, self.params, item.region
+            )
             groups.setdefault(key(item), Bytes()).add(item, value)
         return dict(sorted(groups.items(), key=lambda kv: (-kv[1].freed, kv[0])))
 
@@ -294,8 +321,13 @@ def tally(
     params: Parameters,
     teams: Mapping[str, str] | None = None,
     now: float | None = None,
+    backup_retention_days: float | None = None,
 ) -> Tally:
-    """Count every acted-on item of ``runs``; a later run's outcome for the same item wins."""
+    """Count every acted-on item of ``runs``; a later run's outcome for the same item wins.
+
+    With ``backup_retention_days``, each freed item also had one backup copy, freed that many
+    days after the item itself.
+    """
     now = time.time() if now is None else now
     regions = Regions(inventory)
     retention: dict[str, float | None] = {}
@@ -323,10 +355,18 @@ def tally(
                 item.freed_at = item.pending_until
                 item.pending_bytes = 0
                 item.pending_until = None
+            if backup_retention_days is not None and item.freed_bytes and item.freed_at is not None:
+                item.backup_at = item.freed_at + backup_retention_days * DAY
+                if item.backup_at <= now:
+                    item.backup_freed_bytes = item.freed_bytes
+                else:
+                    item.backup_pending_bytes = item.freed_bytes
             if teams and item.owner:
                 item.team = teams.get(item.owner.lower())
             found[item.id] = item
-    return Tally(list(found.values()), [r.run_id for r in runs], params, now, damaged)
+    return Tally(
+        list(found.values()), [r.run_id for r in runs], params, now, damaged, backup_retention_days
+    )
 
 
 def _counted(

@@ -280,3 +280,30 @@ def test_report_dates_the_actions_and_names_the_tool(site: Inventory) -> None:
     by_action = {i["action"] for i in r["items"]}
     assert by_action == {"delete", "trash", "archive", "trim_versions"}
     assert all(i["done"] < r["generated"] for i in r["items"])
+
+
+def test_backups_are_opt_in_one_more_copy_counted_once_their_retention_ends(
+    site: Inventory,
+) -> None:
+    plain = report_json(site.path)
+    assert plain["footprint"]["backup_retention_days"] is None
+    assert plain["totals"]["backup_freed_bytes"] == plain["totals"]["backup_pending_bytes"] == 0
+    r = report_json(site.path, "--backup-retention", "15d")
+    by_name = {i["id"]: i for i in r["items"]}
+    assert r["footprint"]["backup_retention_days"] == 15
+    # Only the old bin's 50 GB were freed more than 15 days ago (27 days, after 93 in the bin);
+    # the backups of what was freed 10 days ago, or purged 5 days ago, are still kept.
+    assert r["totals"]["backup_freed_bytes"] == 50 * GB
+    assert r["totals"]["backup_pending_bytes"] == (400 + 5 + 1 + 30 + 200) * GB
+    backups = [p for p in r["pending"] if p["held_by"] == "backup"]
+    assert sum(p["bytes"] for p in backups) == 636 * GB
+    params = load_parameters()
+    expected = estimate((486 + 50) * GB, "microsoft", params, "FR").co2
+    assert r["footprint"]["per_year"]["co2_kg"] == pytest.approx(expected.as_list(), rel=1e-5)
+    assert any(i["backup_lag_days"] > i["lag_days"] for i in by_name.values())
+    code, out = cli(site.path, "report", "--backup-retention", "15d")
+    assert (
+        "Backups counted (opt-in): one more logical copy of each freed item, freed 15 days after it."
+        in out
+    )
+    assert "Backup copies still kept (opt-in)" in out

@@ -56,7 +56,9 @@ def test_trashed_laptop_files_are_pending_worth_nothing_measurable_and_undo_coun
     # In the desktop trash: pending until someone empties it, never freed on its own.
     assert report["totals"]["pending_bytes"] == planned > 0
     assert report["totals"]["freed_bytes"] == 0
-    assert report["pending"] == [{"until": None, "provider": "local", "bytes": planned}]
+    assert report["pending"] == [
+        {"until": None, "provider": "local", "held_by": "bin", "bytes": planned}
+    ]
     assert report["footprint"]["per_year"]["kwh"] == [0, 0, 0]
     code, out = run(db, "tally")
     assert "when the bin is emptied by hand" in out

@@ -19,6 +19,7 @@ from ..report_markdown import render_markdown
 from ..report_text import render_text
 from ..report_wording import LANGUAGES
 from ..tally import load_teams, select_runs, tally
+from ..units import parse_age
 from . import main
 from .common import Context, pass_context
 
@@ -99,6 +100,11 @@ def _format(fmt: str | None, output: str | None) -> str:
     help="Key of the owner pseudonyms (env CLEANUP_REPORT_KEY).",
 )
 @click.option(
+    "--backup-retention",
+    metavar="AGE",
+    help="Opt-in: count one backup copy of each freed item, freed this long after it (30d, 1y).",
+)
+@click.option(
     "--avoided-purchase",
     is_flag=True,
     help="Add the one-off avoided external disk purchase for local space.",
@@ -120,6 +126,7 @@ def report_command(
     factors: str | None,
     teams: str | None,
     key: str | None,
+    backup_retention: str | None,
     avoided_purchase: bool,
     source: str | None,
 ) -> None:
@@ -158,7 +165,11 @@ def report_command(
         inventory = ctx.inventory()
         params = load_parameters(factors)
         counted = tally(
-            inventory, select_runs(inventory, runs), params, load_teams(teams) if teams else None
+            inventory,
+            select_runs(inventory, runs),
+            params,
+            load_teams(teams) if teams else None,
+            backup_retention_days=parse_age(backup_retention) if backup_retention else None,
         )
         report = build(
             counted, inventory, report_key(inventory.path, key), detailed, avoided_purchase

@@ -12,6 +12,7 @@ from ..report import build, report_key
 from ..report_text import render_text
 from ..report_wording import LANGUAGES
 from ..tally import load_teams, select_runs, tally
+from ..units import parse_age
 from . import main
 from .common import Context, pass_context
 
@@ -25,6 +26,11 @@ from .common import Context, pass_context
     "--teams",
     type=click.Path(dir_okay=False),
     help="owner,team CSV (or TOML [teams]) for a team breakdown.",
+)
+@click.option(
+    "--backup-retention",
+    metavar="AGE",
+    help="Opt-in: count one backup copy of each freed item, freed this long after it (30d, 1y).",
 )
 @click.option(
     "--json",
@@ -45,6 +51,7 @@ def tally_command(
     runs: tuple[str, ...],
     factors: str | None,
     teams: str | None,
+    backup_retention: str | None,
     as_json: bool,
     lang: str,
 ) -> None:
@@ -62,7 +69,11 @@ def tally_command(
     inventory = ctx.inventory()
     params = load_parameters(factors)
     counted = tally(
-        inventory, select_runs(inventory, runs), params, load_teams(teams) if teams else None
+        inventory,
+        select_runs(inventory, runs),
+        params,
+        load_teams(teams) if teams else None,
+        backup_retention_days=parse_age(backup_retention) if backup_retention else None,
     )
     report = build(counted, inventory, report_key(inventory.path))
     if as_json:
