@@ -104,10 +104,14 @@ def plan_group(click_ctx: click.Context, policy: str | None, output: str, expire
 def _summary(p: Plan) -> None:
     t = p.body["totals"]
     click.echo(
-        f"Policy {p.body['policy']['name']}: {t['items']:,} items to act on, {size(t['storage_bytes'])}."
+        f"Policy {p.body['policy']['name']}: {t['items']:,} items to act on, {size(t['storage_bytes'])}, "
+        f"of which {size(t.get('reclaimable_bytes', 0))} reclaimable."
     )
     for action, v in sorted(t["by_action"].items()):
-        click.echo(f"  {action:<14} {v['items']:>8,} items  {size(v['storage_bytes']):>10}")
+        click.echo(
+            f"  {action:<14} {v['items']:>8,} items  {size(v['storage_bytes']):>10}"
+            f"  ({size(v.get('reclaimable_bytes', 0))} reclaimable)"
+        )
 
 
 def _where(e: dict[str, Any]) -> str:
