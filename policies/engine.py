@@ -128,7 +128,12 @@ class _Run:
             if not rule.keep:
                 kept, how = None, f"one of {len(candidates)} copies"
             else:
-                kept, how = choose(candidates, rule.keep)
+                # Keeping a copy someone else owns would leave the content in their hands only.
+                owned = [c for c in candidates if not any(NOT_OWNED in r.flags for r in c.records)]
+                pool = owned if owned and len(owned) < len(candidates) else candidates
+                kept, how = choose(pool, rule.keep)
+                if pool is owned:
+                    how += ", among the copies the account owns"
                 if kept is None:
                     safe = [c for c in candidates if any(self.protection(r) for r in c.records)]
                     if safe:

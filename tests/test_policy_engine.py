@@ -607,3 +607,42 @@ def test_a_folder_holding_something_protected_is_not_removed(tmp_path: Path) -> 
     assert d["Old"].reason.startswith(
         f"it holds the protected {tmp_path / 'tree/Old/keep'}, so flagged instead of trash"
     )
+
+
+def test_the_copy_kept_is_one_the_account_owns(tmp_path: Path) -> None:
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    now = time.time()
+
+    def copy(item: str, age: float, flags: frozenset[str] = frozenset()) -> FileRecord:
+        return FileRecord(
+            "gdrive",
+            "me",
+            item,
+            f"/My Drive/{item}.pdf",
+            f"{item}.pdf",
+            size=50,
+            storage_bytes=50,
+            modified=now - age * DAY,
+            hashes={"md5": "0" * 32},
+            flags=flags,
+        )
+
+    with inventory.transaction():
+        inventory.upsert(
+            [
+                copy("shared-with-me", 900, frozenset({NOT_OWNED})),
+                copy("mine", 300),
+                copy("mine-too", 200),
+            ],
+            inventory.begin_scan(["gdrive:me"]),
+        )
+    p = policy(
+        tmp_path,
+        '[[policy]]\nname = "d"\napplies_to = "duplicates"\naction = "trash"\nkeep = ["oldest"]\n',
+    )
+    d = {x.record.item_id: x for x in p.evaluate(inventory).decisions}
+    assert d["mine-too"].action == "trash" and d["mine-too"].keep is not None
+    assert d["mine-too"].keep.item_id == "mine"
+    assert d["mine-too"].reason.endswith("(kept: oldest copy, among the copies the account owns)")
+    assert d["shared-with-me"].action == "flag"
+    assert set(d) == {"mine-too", "shared-with-me"}
