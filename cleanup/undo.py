@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .apply import load_run_plan, was_undone
-from .errors import CleanupError, PlanError
+from .errors import CleanupError, PlanError, ProviderError
 from .inventory import Inventory
 from .journal import DONE, IN_PROGRESS, Journal, Run, find_run, iter_runs, runs_dir
 from .plan import record_of
@@ -82,7 +82,15 @@ def _settle_interrupted(run: Run, journal: Journal, providers: _Providers) -> No
         provider = providers(record.provider)
         settle = getattr(provider, "settle", None)
         try:
-            outcome = settle(record, entry["action"], entry.get("destination")) if settle else None
+            if settle is not None:
+                outcome = settle(record, entry["action"], entry.get("destination"))
+            elif provider.fingerprint(record) is None:
+                raise ProviderError(
+                    f"{record.path} is gone, and {record.provider} cannot tell where the interrupted "
+                    "action put it: look in its trash or recycle bin."
+                )
+            else:
+                outcome = None
         except (CleanupError, OSError) as exc:
             journal.write(
                 "failed", entry=state.entry, action=state.action, item=state.item, reason=str(exc)
