@@ -31,6 +31,7 @@ from .footprint import (
     car_km,
     estimate,
     lag_factor,
+    load_parameters,
 )
 from .inventory import Inventory
 from .tally import TalliedItem, Tally
@@ -237,6 +238,7 @@ def assemble(
         "runs": list(runs),
         "merged_from": merged_from,
         "parameters": params.to_json(),
+        "parameters_changed": sorted(_changed_parameters(params)),
         "totals": _bytes(items),
         "footprint": footprint,
         "by_provider": _groups(items, lambda i: i["provider"], value),
@@ -252,6 +254,12 @@ def assemble(
         ],
         "items": sorted(items, key=lambda i: i["id"]),
     }
+
+
+def _changed_parameters(params: Parameters) -> set[str]:
+    """Rows that differ from the shipped table (a --factors file was used)."""
+    shipped = load_parameters().to_json()
+    return {name for name, row in params.to_json().items() if shipped.get(name) != row}
 
 
 def footprint_of(

@@ -12,6 +12,7 @@ from html import escape as _escape
 from typing import Any
 
 from .report_text import (
+    changed_note,
     date_note,
     footprint_headers,
     footprint_rows,
@@ -240,6 +241,8 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
             text_from=4,
         )
     )
+    if changed_note(report, lang):
+        body.append(f'<p class="note">{escape(changed_note(report, lang))}</p>')
     body.append(f"<h3>{escape(label('references', lang))}</h3>")
     refs = [
         [name, number(lo, lang, 3 if lo < 1 else 0) + ("" if hi == lo else "–" + number(hi, lang))]

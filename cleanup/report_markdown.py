@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .report_text import (
+    changed_note,
     date_note,
     footprint_headers,
     footprint_rows,
@@ -85,6 +86,8 @@ def render_markdown(report: Mapping[str, Any], lang: str = "en") -> str:
     out += [f"### {label('parameters', lang)}", ""] + _table(
         parameter_rows(report, lang), parameter_headers(lang)
     )
+    if changed_note(report, lang):
+        out += [escape(changed_note(report, lang)), ""]
     out += [f"### {label('references', lang)}", ""]
     out += _table(
         [

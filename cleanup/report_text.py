@@ -173,6 +173,17 @@ def parameter_rows(report: Mapping[str, Any], lang: str) -> list[list[str]]:
     return rows
 
 
+def changed_note(report: Mapping[str, Any], lang: str) -> str:
+    """Which parameters a --factors file changed, or nothing."""
+    changed = report.get("parameters_changed") or []
+    if not changed:
+        return ""
+    names = ", ".join(
+        report["parameters"][n]["label"] for n in changed if n in report["parameters"]
+    )
+    return label("changed", lang).format(names=names)
+
+
 def parameter_headers(lang: str) -> list[str]:
     return [
         label("parameter", lang),

@@ -128,6 +128,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "Les disques locaux comptent 0 kWh et 0 kg : un disque consomme autant plein que vide.",
     },
     "parameters": {"en": "Parameters", "fr": "Paramètres"},
+    "changed": {
+        "en": "Changed from the table cleanup ships (--factors): {names}.",
+        "fr": "Modifiés par rapport à la table fournie avec cleanup (--factors) : {names}.",
+    },
     "parameter": {"en": "Parameter", "fr": "Paramètre"},
     "source": {"en": "Source", "fr": "Source"},
     "edition": {"en": "Edition", "fr": "Édition"},

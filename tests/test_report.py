@@ -307,3 +307,13 @@ def test_backups_are_opt_in_one_more_copy_counted_once_their_retention_ends(
         in out
     )
     assert "Backup copies still kept (opt-in)" in out
+
+
+def test_a_factors_file_is_named_in_the_methodology(site: Inventory, tmp_path: Path) -> None:
+    assert report_json(site.path)["parameters_changed"] == []
+    factors = tmp_path / "f.toml"
+    factors.write_text("[ef.FR]\ncentral = 0.05\n", encoding="utf-8")
+    r = report_json(site.path, "--factors", str(factors))
+    assert r["parameters_changed"] == ["ef.FR"] and r["parameters"]["ef.FR"]["central"] == 0.05
+    code, out = cli(site.path, "report", "--factors", str(factors), "--format", "markdown")
+    assert "Changed from the table cleanup ships (--factors): EF France, kgCO2e/kWh." in out
