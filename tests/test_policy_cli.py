@@ -125,3 +125,22 @@ def test_a_broken_policy_is_a_clear_error_for_explain(tmp_path: Path) -> None:
     code, _, err = run(tmp_path / "inv.sqlite", "policy", "explain", str(path), "x")
     assert code == 2
     assert "has 1 problem(s):" in err and "not valid TOML" in err and "line 1" in err
+
+
+def test_the_staff_pack_becomes_a_plan_that_keeps_every_content(tmp_path: Path) -> None:
+    home = Path(os.environ["HOME"])
+    data = os.urandom(10_000)
+    write(home / "Documents/annual.pdf", data, age_days=300)
+    write(home / "Downloads/annual.pdf", data, age_days=200)
+    write(home / "Downloads/~$draft.docx", b"lock", age_days=30)
+    db = tmp_path / "inv.sqlite"
+    assert run(db, "scan", str(home))[0] == 0
+    code, out, err = run(db, "plan", "--policy", "staff", "-o", str(tmp_path / "plan.json"))
+    assert code == 0, err
+    body = json.loads((tmp_path / "plan.json").read_text())["plan"]
+    got = sorted((e["path"], e["action"], e["policy"]) for e in body["entries"])
+    assert got == [
+        (str(home / "Downloads/annual.pdf"), "trash", "duplicates"),
+        (str(home / "Downloads/~$draft.docx"), "trash", "junk"),
+    ]
+    assert (home / "Documents/annual.pdf").exists() and (home / "Downloads/annual.pdf").exists()

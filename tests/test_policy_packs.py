@@ -86,7 +86,7 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
         "beach.jpg": str(h / "Photos/beach.jpg"),
     }
     assert [Path(r.path).name for r, _ in evaluation.protected] == ["id_ed25519"]
-    assert evaluation.min_age_days == 7 and evaluation.limits.max_percent == 50
+    assert evaluation.min_age_days == 7 and evaluation.limits.max_percent is None
     assert policies.over_limits(evaluation) == []
     assert sorted(str(p) for p in h.rglob("*")) == before
 
