@@ -7,6 +7,7 @@ that reaches the page goes through ``escape``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from html import escape as _escape
 from typing import Any
@@ -53,6 +54,8 @@ svg text { font: 13px system-ui, sans-serif; fill: #1b1b1b; }
 svg .bar { fill: #1f5f8b; }
 pre { background: #f4f4f4; padding: .75rem; overflow-x: auto; }
 .note { color: #3b3b3b; }
+.toc { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; list-style: none; padding: 0; margin: 0 0 1rem; }
+a:focus { outline: 3px solid #1f5f8b; outline-offset: 2px; }
 a { color: #0b4f7c; }
 @page { size: A4; margin: 15mm; }
 @media print {
@@ -62,6 +65,7 @@ a { color: #0b4f7c; }
   h2 { break-after: avoid; page-break-after: avoid; }
   table, figure, pre { break-inside: avoid; page-break-inside: avoid; }
   .scroll { overflow: visible; }
+  nav { display: none; }
   table { width: 100%; box-sizing: border-box; }
   th, td { overflow-wrap: break-word; }
   .n { white-space: nowrap; }
@@ -256,6 +260,11 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
     body.append(f'<p class="note">{escape(label("references_note", lang))}</p>')
     body.append(
         f'<p class="note">{escape(made_by(report, lang) + " " + date_note(report, lang))}</p></section>'
+    )
+    sections = re.findall(r'<h2 id="(s-[a-z_]+)">(.*?)</h2>', "".join(body))
+    links = "".join(f'<li><a href="#{sid}">{title}</a></li>' for sid, title in sections)
+    body.insert(
+        1, f'<nav aria-label="{escape(label("contents", lang))}"><ul class="toc">{links}</ul></nav>'
     )
     return (
         f'<!DOCTYPE html>\n<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'

@@ -12,6 +12,7 @@ LANGUAGES = ("en", "fr")
 _LABELS: dict[str, dict[str, str]] = {
     "title": {"en": "Storage clean-up report", "fr": "Rapport de nettoyage du stockage"},
     "summary": {"en": "Summary", "fr": "Synthèse"},
+    "contents": {"en": "Contents", "fr": "Sommaire"},
     "headline": {
         "en": "Estimated storage footprint no longer attributed to this data: about {c} kgCO2e per year (range {l}–{h})",
         "fr": "Empreinte de stockage estimée qui n'est plus attribuée à ces données : environ {c} kgCO2e par an (fourchette {l}–{h})",
