@@ -275,7 +275,11 @@ def _describe(
 
 
 def _event_times(path: Path) -> dict[tuple[int, str], float]:
-    """(entry, event) -> time of the last done or purged line: when the bytes moved."""
+    """(entry, 'done' | 'purged') -> when the bytes moved; (entry, 'pending') -> bytes the done line put in a bin.
+
+    The replayed state merges a purge's outcome over the done one, so the bytes first sent
+    to the bin are read here.
+    """
     times: dict[tuple[int, str], float] = {}
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
@@ -287,6 +291,9 @@ def _event_times(path: Path) -> dict[tuple[int, str], float]:
                 continue
             if rec.get("event") in ("done", "purged") and "entry" in rec:
                 times[(rec["entry"], rec["event"])] = float(rec.get("t", 0.0))
+                if rec["event"] == "done":
+                    pending = (rec.get("outcome") or {}).get("pending_bytes") or 0
+                    times[(rec["entry"], "pending")] = float(pending)
     return times
 
 
@@ -401,7 +408,7 @@ def _counted(
     archived = int(outcome.get("archived_bytes") or 0)
     if state == PURGED:
         # Emptied from the bin: whatever was pending is freed, at the time of the purge.
-        counted.freed_bytes = max(freed, pending)
+        counted.freed_bytes = max(freed, pending, int(times.get((entry, "pending"), 0)))
         counted.freed_at = times.get((entry, "purged"), done)
     else:
         counted.freed_bytes = freed

@@ -364,3 +364,23 @@ def test_scan_summary_says_what_cleaning_up_would_be_worth(tmp_path: Path) -> No
         "If all of this is cleaned up: it is all on local disks, so no measurable energy saving"
         in result.output
     )
+
+
+def test_a_purge_frees_what_went_to_the_bin_even_when_the_provider_reports_nothing(
+    tmp_path: Path,
+) -> None:
+    act = Act(
+        "gdrive",
+        "ana@org.example",
+        "purged.zip",
+        "trash",
+        8 * GB,
+        days_ago=12,
+        outcome={"pending_bytes": 8 * GB},
+        then=[("purge-intent", 2, {}), ("purged", 2, {"freed_bytes": 0, "pending_bytes": 0})],
+    )
+    inv = seed_inventory(tmp_path / "inv.sqlite", [act])
+    write_run(inv, [act])
+    [item] = tally(inv, select_runs(inv), load_parameters(), now=NOW).items
+    assert (item.freed_bytes, item.pending_bytes) == (8 * GB, 0)
+    assert item.lag_days == pytest.approx(10, abs=0.01)
