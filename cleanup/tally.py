@@ -486,7 +486,9 @@ def potential_of_findings(findings: Any, inventory: Inventory, params: Parameter
         for f in getattr(findings, name):
             add(f.provider, f.account, f.item_id, f.storage_bytes)
     for f in findings.old_versions:
-        add(f.provider, f.account, f.item_id + "\0versions", f.storage_bytes)
+        # An item counted whole already includes its versions in its storage bytes.
+        if (f.provider, f.account, f.item_id) not in seen:
+            add(f.provider, f.account, f.item_id + "\0versions", f.storage_bytes)
     return out
 
 

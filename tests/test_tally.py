@@ -384,3 +384,42 @@ def test_a_purge_frees_what_went_to_the_bin_even_when_the_provider_reports_nothi
     [item] = tally(inv, select_runs(inv), load_parameters(), now=NOW).items
     assert (item.freed_bytes, item.pending_bytes) == (8 * GB, 0)
     assert item.lag_days == pytest.approx(10, abs=0.01)
+
+
+def test_potential_counts_a_stale_file_with_old_versions_once(tmp_path: Path) -> None:
+    from cleanup.findings import find
+
+    inv = Inventory(tmp_path / "inv.sqlite")
+    scan_id = inv.begin_scan(["test"])
+    old = NOW - 5 * 365 * DAY
+    inv.upsert(
+        [
+            FileRecord(
+                "sharepoint",
+                "site",
+                "id-plan.docx",
+                "/site/plan.docx",
+                "plan.docx",
+                size=GB,
+                storage_bytes=3 * GB,  # the file and two old versions
+                version_bytes=2 * GB,
+                modified=old,
+            ),
+            FileRecord(
+                "sharepoint",
+                "site",
+                "id-new.docx",
+                "/site/new.docx",
+                "new.docx",
+                size=GB,
+                storage_bytes=2 * GB,
+                version_bytes=GB,
+                modified=NOW,
+            ),
+        ],
+        scan_id,
+    )
+    found = find(inv)
+    assert len(found.stale) == 1 and len(found.old_versions) == 2
+    p = potential_of_findings(found, inv, load_parameters())
+    assert p.storage_bytes == 3 * GB + GB  # the stale file whole, the other one's versions
