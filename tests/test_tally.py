@@ -389,6 +389,8 @@ def test_a_purge_frees_what_went_to_the_bin_even_when_the_provider_reports_nothi
 def test_potential_counts_a_stale_file_with_old_versions_once(tmp_path: Path) -> None:
     from cleanup.findings import find
 
+    MB = 10**6  # below the oversized threshold
+
     inv = Inventory(tmp_path / "inv.sqlite")
     scan_id = inv.begin_scan(["test"])
     old = NOW - 5 * 365 * DAY
@@ -400,9 +402,9 @@ def test_potential_counts_a_stale_file_with_old_versions_once(tmp_path: Path) ->
                 "id-plan.docx",
                 "/site/plan.docx",
                 "plan.docx",
-                size=GB,
-                storage_bytes=3 * GB,  # the file and two old versions
-                version_bytes=2 * GB,
+                size=MB,
+                storage_bytes=3 * MB,  # the file and two old versions
+                version_bytes=2 * MB,
                 modified=old,
             ),
             FileRecord(
@@ -411,9 +413,9 @@ def test_potential_counts_a_stale_file_with_old_versions_once(tmp_path: Path) ->
                 "id-new.docx",
                 "/site/new.docx",
                 "new.docx",
-                size=GB,
-                storage_bytes=2 * GB,
-                version_bytes=GB,
+                size=MB,
+                storage_bytes=2 * MB,
+                version_bytes=MB,
                 modified=NOW,
             ),
         ],
@@ -422,4 +424,4 @@ def test_potential_counts_a_stale_file_with_old_versions_once(tmp_path: Path) ->
     found = find(inv)
     assert len(found.stale) == 1 and len(found.old_versions) == 2
     p = potential_of_findings(found, inv, load_parameters())
-    assert p.storage_bytes == 3 * GB + GB  # the stale file whole, the other one's versions
+    assert p.storage_bytes == 3 * MB + MB  # the stale file whole, the other one's versions
