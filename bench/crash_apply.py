@@ -3,6 +3,7 @@
 Usage:
     python bench/crash_apply.py --trials 50
     python bench/crash_apply.py --trials 200 --files 200 --seed 7
+    python bench/crash_apply.py --trials 50 --archive-on /dev/shm   # archives cross filesystems
 
 Each trial builds a fresh tree (duplicates, old files, junk, names that are not UTF-8) with
 its own home and trash, scans it, and makes a plan that trashes duplicates and junk,
@@ -78,6 +79,7 @@ class Trial:
     targets: dict[str, str] = field(default_factory=dict)  # archived path -> archive path
     problems: list[str] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    archive_root: Path | None = None  # another filesystem, to crash copy-verify-remove moves
 
     @property
     def docs(self) -> Path:
@@ -85,7 +87,7 @@ class Trial:
 
     @property
     def archive(self) -> Path:
-        return self.base / "Archive"
+        return (self.archive_root or self.base) / "Archive"
 
     @property
     def db(self) -> Path:
@@ -343,10 +345,16 @@ def check_after_undo(t: Trial) -> None:
 
 
 def trial(
-    base: Path, seed: int, files: int, kill_at: float, recovery: str, jitter: float = 0.0
+    base: Path,
+    seed: int,
+    files: int,
+    kill_at: float,
+    recovery: str,
+    jitter: float = 0.0,
+    archive_root: Path | None = None,
 ) -> Trial:
     """One trial: build, plan, apply killed once ``kill_at`` (0..1) of its journal is written, recover, check."""
-    t = Trial(base, random.Random(seed), files)
+    t = Trial(base, random.Random(seed), files, archive_root=archive_root)
     build_tree(t)
     _record_originals(t)
     t.notes["planned"] = make_plan(t)
@@ -387,7 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=120, help="files per generated tree")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the trial folders for inspection")
+    parser.add_argument(
+        "--archive-on",
+        metavar="DIR",
+        help="archive into a folder under DIR, e.g. /dev/shm, so that moves cross filesystems",
+    )
     args = parser.parse_args(argv)
+    archive_base = (
+        Path(tempfile.mkdtemp(prefix="cleanup-crash-", dir=args.archive_on))
+        if args.archive_on
+        else None
+    )
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="cleanup-crash-"))
     failures = 0
@@ -395,9 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n in range(args.trials):
             kill_at = rng.random()
-            jitter = rng.uniform(
-                0, 0.005
-            )  # lands the kill inside an action, not only between lines
+            # The jitter lands the kill inside an action, not only between journal lines.
+            jitter = rng.uniform(0, 0.005)
             recovery = rng.choice(("resume", "undo"))
             t = trial(
                 work / f"trial-{n:03d}",
@@ -406,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                 kill_at,
                 recovery,
                 jitter,
+                archive_base / f"trial-{n:03d}" if archive_base else None,
             )
             killed += bool(t.notes.get("interrupted"))
             pending += bool(t.notes.get("pending_intent"))
@@ -426,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+            if archive_base:
+                shutil.rmtree(archive_base, ignore_errors=True)
     print(
         f"\n{args.trials} trials: {killed} killed mid-run, {pending} with an intent left pending, "
         f"{settled} actions found done after the kill and settled, {lost} files lost, "
