@@ -22,6 +22,7 @@ from typing import Any
 import blake3
 
 from .inventory import Inventory
+from .reading import open_quietly
 from .records import BLAKE3, MD5, PLACEHOLDER, QUICKXOR, SHA256
 
 EDGE = 4096  # bytes read at each end of a file in the edge stage
@@ -66,14 +67,11 @@ class _Changed(Exception):
     pass
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-
-
 def _read_hash(
     path: str, key: CacheKey, algo: str, buffer: bytearray | None = None
 ) -> tuple[str, int]:
     """Hash one file; raise _Changed when it is not the file the scan saw."""
-    fd = os.open(path, _OPEN_FLAGS)
+    fd = open_quietly(path)
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != key:

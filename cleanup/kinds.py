@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from .inventory import Inventory
+from .reading import open_quietly
 from .records import PLACEHOLDER
 
 KINDS = ("documents", "images", "video", "audio", "archives", "other")
@@ -130,13 +131,12 @@ def _candidates(inventory: Inventory) -> Iterator[tuple[list[int], str]]:
     yield from by_content.values()
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 _BATCH = 32  # contents per task: a task per file costs about as much as recognising it
 
 
 def _recognise(detector: object, rows: list[int], path: str) -> list[tuple[int, str]]:
     try:
-        fd = os.open(path, _OPEN_FLAGS)  # a file replaced by a link since the scan is not followed
+        fd = open_quietly(path)  # a file replaced by a link since the scan is not followed
         try:
             head = os.read(fd, 8192)
         finally:

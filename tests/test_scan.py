@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from cleanup.findings import find
 from cleanup.inventory import Inventory
 from cleanup.providers import parse_address
 from cleanup.scan import ScanProgress, scan
-from tests.tree import clean_day_tree, sparse, write
+from tests.tree import YEAR, clean_day_tree, sparse, write
 
 
 def run(db: Path, *args: str) -> tuple[int, str, str]:
@@ -291,3 +292,19 @@ def test_an_incremental_feed_counts_changes_as_changes(tmp_path: Path) -> None:
     changes = feed([record(1, "v2"), record(2, "v1"), record(9, "v1")], incremental=True)
     assert (changes.added, changes.changed, changes.unchanged) == (1, 1, 1)
     assert inventory.count() == 6
+
+
+def test_scanning_leaves_access_times_alone(tmp_path: Path) -> None:
+    """Hashing reads files; it must not make an old file look recently used."""
+    t = tmp_path / "t"
+    data = os.urandom(300_000)
+    now = time.time()
+    for name in ("a.bin", "b.bin", "c.bin"):
+        p = write(t / name, data)
+        os.utime(p, (now - 3 * YEAR, now - 2 * YEAR))  # read long before it was last modified
+    before = {p.name: p.stat().st_atime_ns for p in t.iterdir()}
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    result = scan(inventory, [parse_address(str(t))])
+    assert result.hashing.bytes_read >= 3 * 300_000
+    assert {p.name: p.stat().st_atime_ns for p in t.iterdir()} == before
+    assert len(find(inventory).stale) == 3
