@@ -426,6 +426,7 @@ class Inventory:
             by_algo.setdefault(algo, []).append((value, row))
         with self._lock, self.transaction():
             for algo, pairs in by_algo.items():
+                pairs.sort(key=lambda p: p[1])  # in row order, pages are visited once each
                 self.db.executemany(f"UPDATE files SET {algo} = ? WHERE id = ?", pairs)
 
     def set_content_kinds(self, values: Iterable[tuple[int, str]]) -> None:
@@ -460,7 +461,7 @@ class Inventory:
 
     def cache_hashes(self, entries: Iterable[tuple[tuple[int, int, int, int], str, str]]) -> None:
         """Remember ((device, inode, size, mtime_ns), algo, value) hashes."""
-        rows = [(*key, algo, value) for key, algo, value in entries]
+        rows = sorted((*key, algo, value) for key, algo, value in entries)  # in key order
         with self._lock, self.transaction():
             self.db.executemany("INSERT OR REPLACE INTO hash_cache VALUES (?, ?, ?, ?, ?, ?)", rows)
 
