@@ -297,6 +297,17 @@ def main() -> int:
     for p in reclaim_problems[:10]:
         print(f"    {p}")
     ok &= not reclaim_problems
+    folders = json.loads((out / "cleanup.json").read_text(encoding="utf-8"))["duplicate_folders"]
+    photos = [os.path.basename(f) for f in folders[0]["folders"]] if len(folders) == 1 else []
+    print(
+        "  duplicate folders: "
+        + (
+            " == ".join(photos) + ", one finding"
+            if photos
+            else f"{len(folders)} findings, expected 1"
+        )
+    )
+    ok &= photos == ["Photos 2019", "Photos 2019 (copy)"]
 
     # --- table -------------------------------------------------------------------------
     base = runs["cleanup scan"]

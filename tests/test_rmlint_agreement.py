@@ -66,6 +66,13 @@ def test_cleanup_and_rmlint_find_the_same_duplicate_groups(tree: Path, tmp_path:
     assert ours == inode_groups(
         [[os.path.join(os.fsencode(tree), os.fsencode(p)) for p in g] for g in planted]
     )
+    # The duplicated photo folder is one finding, its files' groups still listed.
+    folders = json.loads((tmp_path / "cleanup.json").read_text(encoding="utf-8"))[
+        "duplicate_folders"
+    ]
+    assert [[os.path.basename(f) for f in d["folders"]] for d in folders] == [
+        ["Photos 2019", "Photos 2019 (copy)"]
+    ]
     # The awkward names are in groups: not UTF-8, a newline, a leading dash.
     names = {os.path.basename(p) for g in groups for p in g["files"]}  # type: ignore[attr-defined]
     assert {"line\nbreak.txt", "-n", "caf\\xe9 latin-1 name.txt"} <= names
