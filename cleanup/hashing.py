@@ -92,6 +92,8 @@ def _read_hash(
             while n := os.readv(fd, [buf]):
                 hasher.update(view[:n])
                 read += n
+                if n < len(buf) and read >= size:
+                    break  # a short read at the size fstat gave is the end: no call to see EOF
             digest = hasher.b64digest() if algo == QUICKXOR else hasher.hexdigest()
         after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
