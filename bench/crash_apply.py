@@ -281,18 +281,20 @@ def check_journal(t: Trial, stage: str, settled: bool) -> dict[str, int]:
     if path is None:
         return {}
     run = read_run(path)
-    if run.damaged_lines:
+    t.notes["torn_lines"] = run.damaged_lines
+    if run.damaged_lines > 1:  # only the line being written when the kill came can be cut
         t.problems.append(f"{stage}: {run.damaged_lines} damaged journal lines")
     states: dict[str, int] = {}
     for e in run.entries.values():
         states[e.state] = states.get(e.state, 0) + 1
         if settled and e.state == IN_PROGRESS:
             t.problems.append(f"{stage}: entry {e.entry} still in progress")
-    lines = [
-        json.loads(x)
-        for x in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-        if x.strip()
-    ]
+    lines = []
+    for x in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+        try:
+            lines.append(json.loads(x))
+        except json.JSONDecodeError:
+            continue  # a line cut short by the kill; read_run counts it
     seen_intent: set[int] = set()
     for line in lines:
         if line["event"] == "intent":
@@ -409,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="cleanup-crash-"))
     failures = 0
-    killed = pending = lost = settled = 0
+    killed = pending = lost = settled = torn = 0
     try:
         for n in range(args.trials):
             kill_at = rng.random()
@@ -428,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             killed += bool(t.notes.get("interrupted"))
             pending += bool(t.notes.get("pending_intent"))
             settled += int(t.notes.get("settled") or 0)
+            torn += int(t.notes.get("torn_lines") or 0)
             lost += sum(1 for p in t.problems if "lost" in p)
             failures += bool(t.problems)
             print(
@@ -448,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(archive_base, ignore_errors=True)
     print(
         f"\n{args.trials} trials: {killed} killed mid-run, {pending} with an intent left pending, "
-        f"{settled} actions found done after the kill and settled, {lost} files lost, "
+        f"{settled} actions found done after the kill and settled, {torn} journal lines cut short "
+        f"by the kill, {lost} files lost, "
         f"{failures} trials with problems."
     )
     return 0 if failures == 0 else 1

@@ -98,7 +98,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
 
     @classmethod
     def create(cls, directory: Path, plan_hash: str, plan_path: str, **extra: Any) -> Journal:
@@ -130,14 +130,23 @@ class Journal:
         try:
             import fcntl
         except ImportError:  # Windows: one process at a time is the user's to keep
-            return
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(self._fd)
-            raise JournalError(
-                f"The run {self.path.stem} is in use by another cleanup process; wait for it to finish."
-            ) from exc
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(self._fd)
+                raise JournalError(
+                    f"The run {self.path.stem} is in use by another cleanup process; wait for it to finish."
+                ) from exc
+        self._end_torn_line()
+
+    def _end_torn_line(self) -> None:
+        """A kill can cut the last line short: end it, so that the next line is read whole."""
+        size = os.fstat(self._fd).st_size
+        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+            os.write(self._fd, b"\n")
+            os.fsync(self._fd)
 
     @property
     def run_id(self) -> str:

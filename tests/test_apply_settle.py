@@ -149,3 +149,22 @@ def test_a_run_is_resumed_by_one_process_at_a_time_and_a_complete_one_not_at_all
     assert len(resume(inventory, "last").done) == 2
     with pytest.raises(PlanError, match="complete; there is nothing to resume"):
         resume(inventory, "last")
+
+
+def test_a_journal_line_cut_short_by_a_kill_does_not_swallow_the_next_one(tmp_path: Path) -> None:
+    root = tmp_path / "Documents"
+    write(root / "a.tmp", b"junk a", age_days=30)
+    write(root / "b.tmp", b"junk b", age_days=30)
+    inventory = scanned(root, tmp_path / "inv.sqlite")
+    decisions = [Decision(live(inventory, n), "trash", "junk", "tmp") for n in ("a.tmp", "b.tmp")]
+    plan = make_plan(inventory, decisions, tmp_path / "plan.json")
+    path = crashed_after_acting(plan, tmp_path / "inv.sqlite", act=True)
+    with open(path, "ab") as f:
+        f.write(b'{"t": 1, "event": "done", "entry": 0, "act')  # the kill came mid-write
+    result = resume(inventory, "last")
+    assert len(result.done) == 2
+    run = read_run(path)
+    assert run.damaged_lines == 1 and run.status == "complete"
+    assert [run.entries[i].state for i in (0, 1)] == ["done", "done"]
+    assert len(undo(inventory, "last").done) == 2
+    assert (root / "a.tmp").exists() and (root / "b.tmp").exists()
