@@ -20,7 +20,8 @@ Added fields (readers may ignore them): the run line also carries ``inventory``;
 applied is kept beside the journal as ``RUN.plan.json``; ``intent`` and ``done`` carry
 ``destination`` for archives; ``item`` also carries ``device``, ``inode`` and ``root`` for
 local files; ``done`` carries ``settled: true`` when ``apply --resume`` found the action had
-happened before a crash.
+happened before a crash. A line cut short by a kill is ended before the next one is appended,
+and counted in ``Run.damaged_lines``.
 
 ``item`` is ``{"provider", "account", "item_id", "path", "storage_bytes", "size", "owner",
 "kind", "location", "fingerprint"}``.
