@@ -168,3 +168,29 @@ def test_a_journal_line_cut_short_by_a_kill_does_not_swallow_the_next_one(tmp_pa
     assert [run.entries[i].state for i in (0, 1)] == ["done", "done"]
     assert len(undo(inventory, "last").done) == 2
     assert (root / "a.tmp").exists() and (root / "b.tmp").exists()
+
+
+def test_resume_clears_the_trash_entry_a_killed_move_left_behind(tmp_path: Path) -> None:
+    root = tmp_path / "Documents"
+    write(root / "caf\udce9.tmp", b"junk", age_days=30)
+    inventory = scanned(root, tmp_path / "inv.sqlite")
+    plan = make_plan(
+        inventory,
+        [Decision(live(inventory, ".tmp"), "trash", "junk", "tmp")],
+        tmp_path / "plan.json",
+    )
+    crashed_after_acting(plan, tmp_path / "inv.sqlite", act=False)
+    info_dir = Path(os.environ["XDG_DATA_HOME"]) / "Trash/info"
+    info_dir.mkdir(parents=True)
+    # send2trash writes the .trashinfo first, then renames the file: the kill came in between.
+    quoted = "".join(
+        f"%{b:02X}" if b > 127 else chr(b) for b in os.fsencode(root / "caf\udce9.tmp")
+    )
+    (info_dir / "caf\udce9.tmp.trashinfo").write_text(
+        f"[Trash Info]\nPath={quoted}\nDeletionDate=2026-01-01T00:00:00\n", errors="surrogateescape"
+    )
+    assert len(resume(inventory, "last").done) == 1
+    assert os.listdir(info_dir) == ["caf\udce9.tmp.trashinfo"]
+    assert os.listdir(info_dir.parent / "files") == [
+        "caf\udce9.tmp"
+    ]  # the plain name: no "caf\xe9 1.tmp"

@@ -144,6 +144,8 @@ class LocalProvider(Provider):
                 else ActionOutcome(undo=undo, archived_bytes=record.storage_bytes)
             )
         if now is not None:
+            if action == "trash":
+                trashing.forget_unfinished(record.path)
             return None
         if action == "trash":
             device, inode = record.device, _inode(record)

@@ -191,6 +191,31 @@ def _by_name(trash: str, path: str, device: int, inode: int) -> TrashedFile | No
     return None
 
 
+def forget_unfinished(path: str) -> int:
+    """Remove ``.trashinfo`` files a killed move left for ``path`` with no file beside them."""
+    from urllib.parse import unquote_to_bytes
+
+    raw = os.fsencode(path)
+    removed = 0
+    for trash in candidate_trashes(path):
+        for name in _names(path):
+            candidate = TrashedFile(trash, name)
+            if os.path.lexists(candidate.file):
+                continue
+            try:
+                with open(candidate.info, encoding="utf-8", errors="surrogateescape") as f:
+                    info = f.read()
+            except OSError:
+                break  # the first free name: send2trash went no further
+            noted = next(
+                (unquote_to_bytes(x[5:]) for x in info.splitlines() if x.startswith("Path=")), b""
+            )
+            if noted and (noted == raw or raw.endswith(b"/" + noted)):
+                _remove(candidate.info)
+                removed += 1
+    return removed
+
+
 def find(path: str, device: int, inode: int) -> TrashedFile | None:
     """The trashed file that is the same inode as the one once at ``path``."""
     found = _by_name(home_trash(), path, device, inode)
