@@ -331,6 +331,10 @@ def check_after_resume(t: Trial) -> None:
 def check_after_undo(t: Trial) -> None:
     path = _journal(t)
     run = read_run(path) if path else None
+    for folder in (t.trash_files, t.trash_files.parent / "info"):
+        left = os.listdir(folder) if folder.exists() else []
+        if left:
+            t.problems.append(f"undo: {len(left)} entries left in {folder}: {left[:3]}")
     for o in t.originals.values():
         if os.path.lexists(o.path):
             st = os.lstat(o.path)
