@@ -35,11 +35,12 @@ class ScanResult:
 
 
 class _Unit:
-    __slots__ = ("account", "root", "incremental", "known")
+    __slots__ = ("account", "root", "prefix", "incremental", "known")
 
     def __init__(self, account: str, root: str, incremental: bool, known: dict[str, int]) -> None:
         self.account = account
         self.root = root
+        self.prefix = root.rstrip("/") + "/"  # what the paths below the root start with
         self.incremental = incremental
         self.known = known
 
@@ -71,9 +72,7 @@ class InventorySink:
         for unit in self._units.values():
             if unit.account != record.account:
                 continue
-            if unit.root and not (
-                record.path == unit.root or record.path.startswith(unit.root.rstrip("/") + "/")
-            ):
+            if unit.root and not (record.path.startswith(unit.prefix) or record.path == unit.root):
                 continue
             if best is None or len(unit.root) > len(best.root):
                 best = unit

@@ -47,7 +47,9 @@ def storage_bytes(st: os.stat_result) -> int:
 
 def _guess_mime(name: str) -> str | None:
     """The MIME type a name's extension suggests, worked out once per extension."""
-    ext = os.path.splitext(name)[1]
+    dot = name.rfind(".")
+    # os.path.splitext's extension: from the last dot, unless only dots come before it.
+    ext = name[dot:] if dot > 0 and name[:dot].strip(".") else ""
     lowered = ext.lower()
     if ":" in name or lowered in mimetypes.encodings_map or lowered in mimetypes.suffix_map:
         return mimetypes.guess_type(name, strict=False)[0]  # URL-like names, .tar.gz pairs
