@@ -194,3 +194,24 @@ def test_resume_clears_the_trash_entry_a_killed_move_left_behind(tmp_path: Path)
     assert os.listdir(info_dir.parent / "files") == [
         "caf\udce9.tmp"
     ]  # the plain name: no "caf\xe9 1.tmp"
+
+
+def test_resume_clears_an_empty_trashinfo_left_by_a_kill_before_it_was_written(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "Documents"
+    write(root / "a.tmp", b"junk", age_days=30)
+    inventory = scanned(root, tmp_path / "inv.sqlite")
+    plan = make_plan(
+        inventory,
+        [Decision(live(inventory, "a.tmp"), "trash", "junk", "tmp")],
+        tmp_path / "plan.json",
+    )
+    crashed_after_acting(plan, tmp_path / "inv.sqlite", act=False)
+    info_dir = Path(os.environ["XDG_DATA_HOME"]) / "Trash/info"
+    info_dir.mkdir(parents=True)
+    (info_dir / "a.tmp.trashinfo").write_bytes(b"")
+    assert len(resume(inventory, "last").done) == 1
+    assert os.listdir(info_dir.parent / "files") == ["a.tmp"]
+    assert undo(inventory, "last").done == [str(root / "a.tmp")]
+    assert os.listdir(info_dir) == []

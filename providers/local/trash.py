@@ -210,7 +210,8 @@ def forget_unfinished(path: str) -> int:
             noted = next(
                 (unquote_to_bytes(x[5:]) for x in info.splitlines() if x.startswith("Path=")), b""
             )
-            if noted and (noted == raw or raw.endswith(b"/" + noted)):
+            # No Path at all: the kill came before send2trash wrote it; the file is useless.
+            if not noted or noted == raw or raw.endswith(b"/" + noted):
                 _remove(candidate.info)
                 removed += 1
     return removed
