@@ -28,7 +28,16 @@ from .journal import (
     find_run,
     runs_dir,
 )
-from .plan import ACTING, REMOVING, Plan, check, load, record_of, scanned_roots
+from .plan import (
+    ACTING,
+    REMOVING,
+    Plan,
+    check,
+    destination_of,
+    load,
+    record_of,
+    scanned_roots,
+)
 from .providers import ActionOutcome, Provider, ProviderOptions, ProviderRegistry, load_providers
 from .records import BLAKE3, HASH_ALGORITHMS, FileRecord
 
@@ -162,7 +171,7 @@ class _Runner:
         if action == "trash":
             return provider.trash(record)
         if action == "archive":
-            return provider.archive(record, entry["destination"])
+            return provider.archive(record, destination_of(entry) or "")
         if action == "delete":
             return provider.delete(record)
         if action == "trim_versions":
@@ -172,7 +181,8 @@ class _Runner:
         raise PlanError(f"Unknown action {action!r} in the plan; make a new plan.")
 
     def _line(self, event: str, entry: dict[str, Any], item: dict[str, Any], **fields: Any) -> None:
-        extra = {"destination": entry["destination"]} if entry.get("destination") else {}
+        destination = destination_of(entry)
+        extra = {"destination": destination} if destination else {}
         self.journal.write(
             event, entry=entry["entry"], action=entry["action"], item=item, **extra, **fields
         )
@@ -233,7 +243,7 @@ class _Runner:
         settle = getattr(provider, "settle", None)
         try:
             if settle is not None:
-                outcome = settle(record, entry["action"], entry.get("destination"))
+                outcome = settle(record, entry["action"], destination_of(entry))
             else:
                 now = provider.fingerprint(record)
                 if now is not None and now != record.fingerprint:
@@ -268,13 +278,13 @@ def preflight(plan: Plan, inventory: Inventory, providers: dict[str, Provider]) 
             continue
         record = record_of(entry)
         # One check per action, destination and folder is enough and keeps big plans fast.
-        key = (entry["action"], str(entry.get("destination")), str(Path(record.path).parent))
+        key = (entry["action"], str(destination_of(entry)), str(Path(record.path).parent))
         if key in seen:
             continue
         seen.add(key)
         roots = roots_of.setdefault(entry["provider"], scanned_roots(inventory, entry["provider"]))
         try:
-            check_action(entry["action"], record, entry.get("destination"), roots)
+            check_action(entry["action"], record, destination_of(entry), roots)
         except CleanupError as exc:
             raise PlanError(f"Nothing was done: {exc}") from exc
 

@@ -59,6 +59,11 @@ def decode_name(obj: dict[str, Any], key: str) -> str:
     return str(obj.get(key, ""))
 
 
+def _text(value: str) -> str:
+    """Free text (a reason, a policy name) that may quote an undecodable name: escaped, for display."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -218,9 +223,8 @@ def _entry(number: int, d: Any, roots: dict[tuple[str, str], list[str]]) -> dict
         "device": r.device,
         "inode": r.inode,
         "action": d.action,
-        "policy": d.policy,
-        "reason": d.reason,
-        "destination": d.destination,
+        "policy": _text(d.policy),
+        "reason": _text(d.reason),
         "group": d.group,
         "keep": _item(d.keep) if d.keep is not None else None,
         "keep_versions": d.keep_versions,
@@ -229,7 +233,14 @@ def _entry(number: int, d: Any, roots: dict[tuple[str, str], list[str]]) -> dict
     root = _root_of(r, roots)
     if root is not None:
         entry.update(encode_name(root, "root"))
+    if d.destination is not None:
+        entry.update(encode_name(d.destination, "destination"))
     return {k: v for k, v in entry.items() if v is not None}
+
+
+def destination_of(e: dict[str, Any]) -> str | None:
+    """An entry's archive destination, exactly as the policy gave it."""
+    return decode_name(e, "destination") if "destination" in e else None
 
 
 def entry_key(e: dict[str, Any]) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from .apply import load_run_plan, was_undone
 from .errors import CleanupError, PlanError, ProviderError
 from .inventory import Inventory
 from .journal import DONE, IN_PROGRESS, Journal, Run, find_run, iter_runs, runs_dir
-from .plan import record_of
+from .plan import destination_of, record_of
 from .providers import Provider, ProviderOptions, ProviderRegistry, load_providers
 from .records import FileRecord
 
@@ -83,7 +83,7 @@ def _settle_interrupted(run: Run, journal: Journal, providers: _Providers) -> No
         settle = getattr(provider, "settle", None)
         try:
             if settle is not None:
-                outcome = settle(record, entry["action"], entry.get("destination"))
+                outcome = settle(record, entry["action"], destination_of(entry))
             elif provider.fingerprint(record) is None:
                 raise ProviderError(
                     f"{record.path} is gone, and {record.provider} cannot tell where the interrupted "

@@ -10,7 +10,7 @@ import pytest
 from cleanup.apply import _save_copy, resume
 from cleanup.errors import PlanError
 from cleanup.journal import Journal, JournalError, read_run, runs_dir
-from cleanup.plan import Plan, record_of
+from cleanup.plan import Plan, destination_of, record_of
 from cleanup.undo import undo
 from policies.decisions import Decision
 from providers.local import LocalProvider
@@ -41,7 +41,7 @@ def crashed_after_acting(plan: Plan, db: Path, act: bool) -> Path:
         if entry["action"] == "trash":
             provider.trash(record)
         else:
-            provider.archive(record, entry["destination"])
+            provider.archive(record, destination_of(entry) or "")
     journal.close()  # killed here: no done line, no end line
     return journal.path
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cleanup.apply import apply
 from cleanup.cli import main
 from cleanup.errors import PlanError
 from cleanup.findings import duplicate_groups
 from cleanup.inventory import Inventory, StoredFile
-from cleanup.plan import Plan, build, decode_name, load
+from cleanup.plan import Plan, build, decode_name, destination_of, load
 from cleanup.providers import parse_address
 from cleanup.scan import scan
 from policies.decisions import Approvals, Decision, Evaluation, Limits
@@ -266,3 +267,25 @@ def test_the_staff_pack_makes_a_plan_from_the_command_line(tmp_path: Path) -> No
 def test_plan_without_a_policy_says_what_to_do(tmp_path: Path) -> None:
     code, _, err = run(tmp_path / "inv.sqlite", "plan")
     assert code == 2 and "--policy" in err
+
+
+def test_a_reason_quoting_an_undecodable_name_is_written_escaped(tmp_path: Path) -> None:
+    root = tmp_path / "t"
+    root.mkdir()
+    raw = os.path.join(os.fsencode(root), b"r\xe9sum\xe9.doc")
+    with open(raw, "wb") as f:
+        f.write(b"cv")
+    inventory = scanned(root, tmp_path / "inv.sqlite")
+    record = live(inventory, ".doc")
+    archive = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"Archiv\xe9"))
+    plan = make_plan(
+        inventory,
+        [Decision(record, "archive", "old", f"untouched: {record.path}", destination=archive)],
+        tmp_path / "plan.json",
+    )
+    [entry] = plan.entries
+    assert "\\xe9" in entry["reason"] and "\\xe9" in entry["destination"]
+    assert os.fsencode(destination_of(entry) or "") == os.fsencode(archive)
+    result = apply(plan, inventory)
+    assert len(result.done) == 1
+    assert os.path.exists(os.path.join(os.fsencode(archive), b"r\xe9sum\xe9.doc"))
