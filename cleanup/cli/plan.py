@@ -93,6 +93,8 @@ def plan_group(click_ctx: click.Context, policy: str | None, output: str, expire
     made.save(output)
     if not ctx.quiet:
         _summary(made)
+        if evaluation.protected:
+            click.echo(f"{len(evaluation.protected):,} protected items were left out.")
         click.echo(
             f"Plan written to {output} (sha256 {made.sha256[:12]}), valid until {made.body['expires']}."
         )
