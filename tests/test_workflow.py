@@ -145,3 +145,34 @@ def test_a_plan_over_the_policys_run_limit_is_not_written(tmp_path: Path) -> Non
     code, _, err = run(db, "plan", "--policy", str(policy), "-o", str(tmp_path / "plan.json"))
     assert code == 3 and "max_percent" in err
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_an_admin_policy_that_deletes_needs_two_approvals_before_apply_runs(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    policy = tmp_path / "admin.toml"
+    policy.write_text(
+        'name = "admin"\n[defaults]\napprovals = 1\nsecond_approval_for_delete = true\n'
+        '[[policy]]\nname = "junk"\napplies_to = "junk"\naction = "delete"\n'
+    )
+    db = tmp_path / "inv.sqlite"
+    assert run(db, "scan", str(docs))[0] == 0
+    code, _, err = run(db, "plan", "--policy", str(policy), "-o", str(tmp_path / "plan.json"))
+    assert code == 0, err
+    p = str(tmp_path / "plan.json")
+    assert load(p).body["approvals_required"]["second_for_delete"] is True
+    before = snapshot(docs)
+
+    code, _, err = run(db, "apply", p, "--yes")
+    assert code == 3 and "needs 2 approvals because the plan deletes permanently" in err
+    assert run(db, "plan", "approve", p, "--by", "it-lead")[0] == 0
+    code, _, err = run(db, "apply", p, "--yes")
+    assert code == 3 and "so far: it-lead" in err
+    assert snapshot(docs) == before
+
+    assert run(db, "plan", "approve", p, "--by", "dpo")[0] == 0
+    code, out, _ = run(db, "plan", "show", p)
+    assert "Approvals: 2 of 2 needed" in out
+    code, out, err = run(db, "apply", p, "--yes")
+    assert code == 0, err
+    assert "2 done" in out and "freed" in out
+    assert not (docs / "~$draft.docx").exists() and not (docs / "Photos 2019/Thumbs.db").exists()
