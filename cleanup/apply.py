@@ -295,6 +295,21 @@ def _save_copy(plan: Plan, journal: Journal) -> Path:
     return copy
 
 
+def prepare(
+    plan: Plan,
+    inventory: Inventory,
+    *,
+    registry: ProviderRegistry | None = None,
+    options: ProviderOptions | None = None,
+    now: float | None = None,
+) -> dict[str, Provider]:
+    """Every check before acting (plan, inventory, approvals, trash, archive); raise PlanError."""
+    check(plan, inventory, now)
+    providers = _providers(plan, registry or load_providers(), options)
+    preflight(plan, inventory, providers)
+    return providers
+
+
 def apply(
     plan: Plan,
     inventory: Inventory,
@@ -305,9 +320,7 @@ def apply(
     now: float | None = None,
 ) -> ApplyResult:
     """Check the plan, then act on every entry, journalling each action; return what happened."""
-    check(plan, inventory, now)
-    providers = _providers(plan, registry or load_providers(), options)
-    preflight(plan, inventory, providers)
+    providers = prepare(plan, inventory, registry=registry, options=options, now=now)
     directory = runs_dir(inventory.path)
     journal = Journal.create(
         directory,

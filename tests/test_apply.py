@@ -268,8 +268,9 @@ def test_a_trash_that_is_not_available_is_refused_before_anything_moves(
     make_plan(inventory, duplicates(inventory), tmp_path / "plan.json")
     before = snapshot(docs)
     monkeypatch.setenv("XDG_DATA_HOME", str(write(tmp_path / "data-home-is-a-file", b"")))
-    code, _, err = run(db, "apply", str(tmp_path / "plan.json"), "--yes")
+    code, out, err = run(db, "apply", str(tmp_path / "plan.json"), input="y\n")
     assert code == 3 and "trash" in err and "cannot be created or written" in err
+    assert "Apply it?" not in out  # refused before anyone is asked to confirm
     assert snapshot(docs) == before
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from ..apply import ApplyProgress, ApplyResult, apply, resume, summary
+from ..apply import ApplyProgress, ApplyResult, apply, prepare, resume, summary
 from ..errors import UsageError
-from ..plan import Plan, check, decode_name, load
+from ..plan import Plan, decode_name, load
 from . import main
 from .common import Context, pass_context, shown, size
 
@@ -128,7 +128,7 @@ def apply_command(
                     "Name the plan to apply: cleanup apply plan.json (or --resume RUN)."
                 )
             p = load(plan_file)
-            check(p, inventory)
+            prepare(p, inventory)  # refuse before asking, not after
             if not yes:
                 _confirm(p)
             result = apply(p, inventory, progress=progress)
