@@ -21,6 +21,9 @@ from click.testing import CliRunner
 from bench.groups import Group, inode_groups, parse_cleanup, rmlint_sets
 from bench.make_tree import build_tree
 from cleanup.cli import main
+from cleanup.inventory import Inventory
+from cleanup.providers import load_providers, parse_address
+from cleanup.scan import scan
 
 pytestmark = pytest.mark.skipif(
     shutil.which("rmlint") is None,
@@ -104,3 +107,14 @@ def test_a_rescan_after_changes_still_agrees(tree: Path, tmp_path: Path) -> None
     ours, _ = cleanup_groups(db, work, tmp_path)
     assert ours == rmlint_groups(work, tmp_path)
     assert any(len(g) == 3 for g in ours if any(os.lstat(source).st_ino == i for _, i in g))
+
+
+def test_a_rescan_of_the_unchanged_tree_reads_nothing(tree: Path, tmp_path: Path) -> None:
+    registry = load_providers()
+    address = parse_address(str(tree), registry.providers)
+    with Inventory(tmp_path / "inventory.sqlite") as inventory:
+        first = scan(inventory, [address], registry=registry)
+        again = scan(inventory, [address], registry=registry)
+    assert first.hashing.bytes_read > 0
+    assert again.hashing.bytes_read == 0
+    assert (again.summary.added, again.summary.changed, again.summary.gone) == (0, 0, 0)
