@@ -10,8 +10,10 @@ import pytest
 
 from cleanup.apply import apply, resume
 from cleanup.errors import PlanError
+from cleanup.inventory import Inventory, StoredFile
 from cleanup.journal import read_run, runs_dir
 from cleanup.undo import purge, undo
+from policies.decisions import Decision
 from tests.test_apply import trash_files
 from tests.test_plan import duplicates, make_plan, run, scanned, snapshot
 from tests.tree import clean_day_tree
@@ -153,3 +155,25 @@ def test_a_file_on_another_filesystem_goes_to_that_filesystems_trash_and_comes_b
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(topdir_trash, ignore_errors=True)
+
+
+def test_a_broken_symlink_goes_to_the_trash_as_a_link_and_comes_back(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    db = tmp_path / "inv.sqlite"
+    inventory = scanned(docs, db)
+    link = live_link(inventory, "dangling-link")
+    plan = make_plan(
+        inventory, [Decision(link, "trash", "junk", "broken symlink")], tmp_path / "plan.json"
+    )
+    target = os.readlink(docs / "dangling-link")
+    result = apply(plan, inventory)
+    assert len(result.done) == 1 and not os.path.lexists(docs / "dangling-link")
+    assert trash_files(tmp_path) == ["dangling-link"]
+    assert os.path.islink(Path(os.environ["XDG_DATA_HOME"]) / "Trash/files/dangling-link")
+    assert len(undo(inventory, result.run_id).done) == 1
+    assert os.readlink(docs / "dangling-link") == target
+
+
+def live_link(inventory: Inventory, name: str) -> StoredFile:
+    [found] = [f for f in inventory.files("kind = 'symlink'") if f.path.endswith(name)]
+    return found

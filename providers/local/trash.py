@@ -259,7 +259,10 @@ def move_to_trash(path: str) -> dict[str, Any]:
     check_available(path)
     mover = _freedesktop_send2trash()
     try:
-        mover.send2trash(path)
+        if stat.S_ISLNK(st.st_mode):
+            _move_link(mover, path, st)
+        else:
+            mover.send2trash(path)
     except FileNotFoundError as exc:
         raise ItemGone(f"{path} no longer exists.") from exc
     except OSError as exc:
@@ -271,6 +274,20 @@ def move_to_trash(path: str) -> dict[str, Any]:
     # No fsync of the folders here: if a power cut undid the rename, the file is back where
     # it was, and undo and resume recognise it there by its inode.
     return found.undo(st.st_dev, st.st_ino)
+
+
+def _move_link(mover: Any, path: str, st: os.stat_result) -> None:
+    """Trash a symbolic link itself, broken or not, as send2trash would trash a file.
+
+    send2trash checks that the path exists and is writable by following the link, so a
+    broken link (a junk finding) would be refused; the move itself never follows it.
+    """
+    path_b = os.fsencode(path)
+    if st.st_dev == _home_device():
+        mover.trash_move(path_b, mover.HOMETRASH_B, mover.XDG_DATA_HOME)
+        return
+    top = mover.find_mount_point(os.path.dirname(path_b))
+    mover.trash_move(path_b, mover.find_ext_volume_trash(top), top)
 
 
 def _trashed(undo: dict[str, Any] | Any) -> TrashedFile:
