@@ -214,12 +214,15 @@ class _Runner:
         record = record_of(entry)
         provider = self.provider(record.provider)
         item = _journal_item(entry, record, provider.location)
-        now = provider.fingerprint(record)
-        if now is None:
-            return self._skip(entry, item, "gone: no longer exists where it was planned")
-        if now != record.fingerprint:
-            return self._skip(entry, item, "stale: changed since the plan was made")
-        problem = self._keep_problem(entry)
+        try:
+            now = provider.fingerprint(record)
+            if now is None:
+                return self._skip(entry, item, "gone: no longer exists where it was planned")
+            if now != record.fingerprint:
+                return self._skip(entry, item, "stale: changed since the plan was made")
+            problem = self._keep_problem(entry)
+        except (CleanupError, OSError) as exc:
+            return self._fail(entry, item, f"could not be re-checked: {exc}")
         if problem:
             return self._skip(entry, item, problem)
         self._line("intent", entry, item)
