@@ -360,3 +360,22 @@ def test_trashing_one_name_of_a_hard_linked_file_is_never_counted_as_freed(tmp_p
     r = read_run(runs_dir(db) / f"{result.run_id}.jsonl")
     assert [e.outcome["pending_bytes"] for e in r.entries.values()] == [0]
     assert original.exists()
+
+
+def test_apply_reports_as_json_for_scripts(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    db = tmp_path / "inv.sqlite"
+    inventory = scanned(docs, db)
+    make_plan(inventory, duplicates(inventory), tmp_path / "plan.json")
+    (docs / "Downloads/annual-2023.pdf").write_bytes(b"edited")
+    code, out, _ = run(db, "apply", str(tmp_path / "plan.json"), "--yes", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert len(report["done"]) == 6 and report["failed"] == []
+    [skipped] = report["skipped"]
+    assert skipped["path"].endswith("Downloads/annual-2023.pdf") and skipped["reason"].startswith(
+        "stale"
+    )
+    assert report["pending_bytes"] > 0 and report["run"] in {
+        p.stem for p in runs_dir(db).glob("*.jsonl")
+    }
