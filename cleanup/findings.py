@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .inventory import Inventory, StoredFile, _key, to_text
-from .kinds import KINDS, extension_mismatch, kind_of_mime, kind_of_name
+from .kinds import KINDS, extension_mismatch, kind_of
 from .records import (
     BLAKE3,
     BROKEN_SYMLINK,
@@ -596,10 +596,7 @@ def find(inventory: Inventory, options: FindingOptions | None = None) -> Finding
         cache_key = (content_kind, mime, "" if mime else _name_key(name))
         what = kind_cache.get(cache_key)
         if what is None:
-            what = kind_of_mime(content_kind) if content_kind else "other"
-            if what == "other":  # unrecognised content: the declared type or the extension decides
-                what = kind_of_mime(mime) if mime else kind_of_name(name)
-            kind_cache[cache_key] = what
+            what = kind_cache[cache_key] = kind_of(content_kind, mime, name)
         out.kinds[what] = out.kinds.get(what, 0) + storage
     out.files_total, out.storage_total = files_total, storage_total
     out.kinds = {k: out.kinds.get(k, 0) for k in KINDS}

@@ -74,6 +74,14 @@ def kind_of_mime(mime: str | None) -> str:
     return "other"
 
 
+def kind_of(content_mime: str | None, declared_mime: str | None, name: str) -> str:
+    """The report's kind: content first, then the declared MIME type, then the extension."""
+    kind = kind_of_mime(content_mime) if content_mime else "other"
+    if kind == "other":  # unrecognised content (random bytes are octet-stream): ask the name
+        kind = kind_of_mime(declared_mime) if declared_mime else kind_of_name(name)
+    return kind
+
+
 def kind_of_name(name: str) -> str:
     """The report's kind guessed from a file name alone."""
     return kind_of_mime(mimetypes.guess_type(name, strict=False)[0])

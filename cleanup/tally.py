@@ -35,9 +35,9 @@ from .footprint import (
     location_of,
     normalise_region,
 )
-from .inventory import Inventory, to_text
+from .inventory import Inventory
 from .journal import DONE, PURGED, Run, find_run, iter_runs, runs_dir
-from .kinds import kind_of_mime, kind_of_name
+from .kinds import kind_of, kind_of_name
 
 DAY = 86400.0
 FREEING_ACTIONS = ("trash", "delete", "trim_versions")
@@ -252,26 +252,12 @@ def _describe(
     inventory: Inventory, item: Mapping[str, Any]
 ) -> tuple[str, str | None, dict[str, Any]]:
     """Kind of file, name and provider extras of a journal item, from the inventory when it knows it."""
-    item_id, raw = to_text(str(item.get("item_id", "")))
-    row = inventory.db.execute(
-        "SELECT name, path_raw, mime, content_kind, extra FROM files "
-        "WHERE provider = ? AND account = ? AND item_id = ?",
-        (
-            str(item.get("provider", "")),
-            str(item.get("account", "")),
-            item_id if raw is None else "raw:" + raw.hex(),
-        ),
-    ).fetchone()
-    if row is None:
+    record = inventory.get(
+        str(item.get("provider", "")), str(item.get("account", "")), str(item.get("item_id", ""))
+    )
+    if record is None:
         return _kind_of_extension(_suffixes(str(item.get("path", "")))), None, {}
-    name, path_raw, mime, content_kind, extra = row
-    if path_raw is not None:
-        name = os.path.basename(os.fsdecode(path_raw))
-    if content_kind or mime:
-        kind = kind_of_mime(content_kind or mime)
-    else:
-        kind = _kind_of_extension(_suffixes(name))
-    return kind, name, json.loads(extra) if extra else {}
+    return kind_of(record.content_kind, record.mime, record.name), record.name, record.extra
 
 
 def _event_times(path: Path) -> dict[tuple[int, str], float]:
