@@ -4,8 +4,8 @@ Usage:
     python bench/compare.py --files 50000
 
 It builds the tree (bench/make_tree.py) unless it exists, reads it once so that every tool
-meets a warm page cache, runs each tool in a fresh process (median wall time of --repeat
-runs, peak RSS from wait4), then checks that all agree on the duplicate groups compared by
+meets a warm page cache, runs each tool in a fresh process (median wall and CPU time of
+--repeat interleaved rounds, peak RSS from GNU time or wait4), then checks that all agree on the duplicate groups compared by
 inode and that cleanup's reclaimable bytes are computed from allocated blocks. It prints a
 table with the ratios to cleanup and whether the targets hold:
 
@@ -215,7 +215,7 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per tool; the median wall time is reported"
     )
-    parser.add_argument("--seed", type=int, default=2019)
+    parser.add_argument("--seed", type=int, default=2019, help="seed of the generated tree")
     parser.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
     args = parser.parse_args()
 

@@ -390,7 +390,9 @@ def main() -> None:
     parser.add_argument(
         "--files", type=int, default=50_000, help="about how many files (default 50000)"
     )
-    parser.add_argument("--seed", type=int, default=2019)
+    parser.add_argument(
+        "--seed", type=int, default=2019, help="same seed, same tree (default 2019)"
+    )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply every file size (default 1)"
     )
