@@ -5,9 +5,10 @@ Usage:
 
 It builds the tree (bench/make_tree.py) unless it exists, reads it once so that every tool
 meets a warm page cache, runs each tool in a fresh process (median wall and CPU time of
---repeat interleaved rounds, peak RSS from GNU time or wait4), then checks that all agree on the duplicate groups compared by
-inode and that cleanup's reclaimable bytes are computed from allocated blocks. It prints a
-table with the ratios to cleanup and whether the targets hold:
+--repeat interleaved rounds, peak RSS from GNU time or wait4), then checks that all agree
+on the duplicate groups compared by inode and that cleanup's reclaimable bytes are computed
+from allocated blocks. It prints a table with the ratios to cleanup and whether the targets
+hold:
 
 - cleanup's first scan within 2x jdupes's wall time;
 - a rescan of the unchanged tree at least 5x faster than the first scan;
