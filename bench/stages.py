@@ -45,7 +45,7 @@ def run(inventory: Inventory, target: str, title: str) -> None:
         clock.mark(current[0])
         current[0] = name
 
-    address = parse_address(target, registry.providers)
+    address = parse_address(target, registry.names)
     result = scan(inventory, [address], progress=ScanProgress(stage=stage), registry=registry)
     clock.mark(current[0])
     find(inventory)

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,16 @@ _MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
+    # 2: a generation counter, bumped by every write to files, and results remembered per generation
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta VALUES ('generation', 0), ('hashed_generation', -1);
+    CREATE TABLE remembered (
+        key TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -153,19 +163,14 @@ def _unkey(key: str) -> str:
 
 
 def _signature(r: FileRecord) -> int:
-    parts = (
-        r.fingerprint,
-        r.size,
-        r.storage_bytes,
-        r.version_bytes,
-        r.links,
-        ",".join(sorted(r.flags)),
-        r.owner,
-        r.path,
-        r.modified,
-        sorted(r.hashes.items()),
+    """A checksum of everything stored about a record: equal means nothing to write."""
+    flags = ",".join(sorted(r.flags)) if r.flags else ""
+    hashes = repr(sorted(r.hashes.items())) if r.hashes else ""
+    text = (
+        f"{r.fingerprint}\0{r.size}\0{r.storage_bytes}\0{r.version_bytes}\0{r.links}\0{flags}"
+        f"\0{r.owner}\0{r.path}\0{r.modified}\0{hashes}"
     )
-    return zlib.crc32(repr(parts).encode("utf-8", "surrogateescape"))
+    return zlib.crc32(text.encode("utf-8", "surrogateescape"))
 
 
 @dataclass(slots=True)
@@ -401,6 +406,7 @@ class Inventory:
                 "last_scan = excluded.last_scan, gone_scan = NULL, content_kind = NULL",
                 rows,
             )
+            self._touch()
 
     def mark_gone(self, provider: str, account: str, item_ids: Iterable[str], scan_id: int) -> int:
         """Mark items as gone since ``scan_id``; return how many were present."""
@@ -412,7 +418,10 @@ class Inventory:
                 "AND gone_scan IS NULL",
                 keys,
             )
-            return self.db.total_changes - before
+            changed = self.db.total_changes - before
+            if changed:
+                self._touch()
+            return changed
 
     def signature_keys_to_ids(self, keys: Iterable[str]) -> list[str]:
         return [_unkey(k) for k in keys]
@@ -428,12 +437,55 @@ class Inventory:
             for algo, pairs in by_algo.items():
                 pairs.sort(key=lambda p: p[1])  # in row order, pages are visited once each
                 self.db.executemany(f"UPDATE files SET {algo} = ? WHERE id = ?", pairs)
+            if by_algo:
+                self._touch()
 
     def set_content_kinds(self, values: Iterable[tuple[int, str]]) -> None:
+        rows = [(k, r) for r, k in values]
         with self._lock, self.transaction():
-            self.db.executemany(
-                "UPDATE files SET content_kind = ? WHERE id = ?", [(k, r) for r, k in values]
+            self.db.executemany("UPDATE files SET content_kind = ? WHERE id = ?", rows)
+            if rows:
+                self._touch()
+
+    # --- generations: what was computed from the files table stays valid until it changes ---
+
+    def _touch(self) -> None:
+        self.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def _meta(self, key: str) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever the files table does."""
+        return self._meta("generation")
+
+    def hashing_is_current(self) -> bool:
+        """Whether hashes and kinds were computed after the last change to the files."""
+        return self._meta("hashed_generation") == self.generation
+
+    def mark_hashing_current(self) -> None:
+        with self._lock:
+            self.db.execute(
+                "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'generation') "
+                "WHERE key = 'hashed_generation'"
             )
+
+    def remember(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s JSON-able result, reused until the files table changes."""
+        generation = self.generation
+        row = self.db.execute(
+            "SELECT body FROM remembered WHERE key = ? AND generation = ?", (key, generation)
+        ).fetchone()
+        if row is not None:
+            return json.loads(row[0])
+        value = compute()
+        with self._lock:
+            self.db.execute(
+                "INSERT OR REPLACE INTO remembered VALUES (?, ?, ?)",
+                (key, generation, json.dumps(value)),
+            )
+        return value
 
     def cached_hashes(
         self, keys: Iterable[tuple[int, int, int, int]], algo: str

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Protocol
 
 from .errors import ProviderError, UsageError
@@ -126,39 +126,64 @@ class Provider(ABC):
         raise ProviderError(f"{self.name} keeps no versions to trim.")
 
 
-@dataclass(slots=True)
 class ProviderRegistry:
-    """The installed providers, and those that failed to load."""
+    """The installed providers. Each is imported on first use, so a scan of a folder never
+    pays for the cloud client libraries, and a broken plugin troubles only who uses it."""
 
-    providers: dict[str, type[Provider]]
-    failures: dict[str, str]
+    def __init__(self, entry_points_by_name: Mapping[str, EntryPoint]) -> None:
+        self._entry_points = dict(entry_points_by_name)
+        self._loaded: dict[str, type[Provider]] = {}
+        self._failed: dict[str, str] = {}
 
-    def get(self, name: str) -> type[Provider]:
-        """The provider class called ``name``, or a UsageError naming the installed ones."""
-        if name in self.providers:
-            return self.providers[name]
-        if name in self.failures:
-            raise ProviderError(
-                f"Provider {name!r} is installed but failed to load: {self.failures[name]}"
-            )
-        known = ", ".join(sorted(self.providers)) or "none"
-        raise UsageError(f"No provider called {name!r}. Installed providers: {known}.")
+    @property
+    def names(self) -> list[str]:
+        """Every registered provider name, loaded or not."""
+        return sorted(self._entry_points)
 
-
-def load_providers() -> ProviderRegistry:
-    """Load every provider registered under the entry-point group; a broken one is recorded, not raised."""
-    providers: dict[str, type[Provider]] = {}
-    failures: dict[str, str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    def _load(self, name: str) -> None:
+        if name in self._loaded or name in self._failed or name not in self._entry_points:
+            return
+        ep = self._entry_points[name]
         try:
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Provider)):
                 raise TypeError(f"{ep.value} is not a cleanup Provider subclass")
         except Exception as exc:  # a broken plugin must never stop cleanup
-            failures[ep.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        providers[ep.name] = cls
-    return ProviderRegistry(providers, failures)
+            self._failed[name] = f"{type(exc).__name__}: {exc}"
+            return
+        self._loaded[name] = cls
+
+    @property
+    def providers(self) -> dict[str, type[Provider]]:
+        """Every provider that loads (importing them all)."""
+        for name in self._entry_points:
+            self._load(name)
+        return dict(self._loaded)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """name -> why it failed, for every provider (importing them all)."""
+        for name in self._entry_points:
+            self._load(name)
+        return dict(self._failed)
+
+    def get(self, name: str) -> type[Provider]:
+        """The provider class called ``name``, or an error naming the installed ones."""
+        self._load(name)
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in self._failed:
+            raise ProviderError(
+                f"Provider {name!r} is installed but failed to load: {self._failed[name]}. "
+                "Reinstall it, or run `cleanup providers` to see what is available."
+            )
+        known = ", ".join(self.names) or "none"
+        raise UsageError(f"No provider called {name!r}. Installed providers: {known}.")
+
+
+def load_providers() -> ProviderRegistry:
+    """The providers registered under the entry-point group (imported lazily)."""
+    return ProviderRegistry({ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 _SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9_+-]*):(?P<rest>.*)$", re.DOTALL)
@@ -175,7 +200,7 @@ class Address:
         return self.target if self.provider == "local" else f"{self.provider}:{self.target}"
 
 
-def parse_address(text: str, known: Mapping[str, object] | None = None) -> Address:
+def parse_address(text: str, known: Collection[str] | None = None) -> Address:
     """Split ``provider:target``; anything without a known provider prefix is a local path."""
     if not text:
         raise UsageError("An empty address was given. Name a folder, or e.g. gdrive:me.")

@@ -181,10 +181,13 @@ def scan(
                 result.failed.append((str(address), str(exc)))
             finally:
                 sink.close()
-        progress.stage("hashing")
-        result.hashing = hash_candidates(inventory, progress.hashed_bytes, hash_workers)
-        progress.stage("recognising file kinds")
-        detect_kinds(inventory)
+        if not inventory.hashing_is_current():  # an unchanged inventory has nothing to hash
+            progress.stage("hashing")
+            result.hashing = hash_candidates(inventory, progress.hashed_bytes, hash_workers)
+            progress.stage("recognising file kinds")
+            detect_kinds(inventory)
+            if not result.hashing.skipped and not options.cancel.is_set():
+                inventory.mark_hashing_current()
         status = "interrupted" if options.cancel.is_set() else "complete"
     finally:
         inventory.finish_scan(summary, status)

@@ -111,7 +111,7 @@ def test_a_rescan_after_changes_still_agrees(tree: Path, tmp_path: Path) -> None
 
 def test_a_rescan_of_the_unchanged_tree_reads_nothing(tree: Path, tmp_path: Path) -> None:
     registry = load_providers()
-    address = parse_address(str(tree), registry.providers)
+    address = parse_address(str(tree), registry.names)
     with Inventory(tmp_path / "inventory.sqlite") as inventory:
         first = scan(inventory, [address], registry=registry)
         again = scan(inventory, [address], registry=registry)

@@ -308,3 +308,43 @@ def test_scanning_leaves_access_times_alone(tmp_path: Path) -> None:
     assert result.hashing.bytes_read >= 3 * 300_000
     assert {p.name: p.stat().st_atime_ns for p in t.iterdir()} == before
     assert len(find(inventory).stale) == 3
+
+
+def test_a_rescan_of_an_unchanged_tree_reuses_hashes_and_summary_but_sees_changes(
+    tmp_path: Path,
+) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    db = tmp_path / "inv.sqlite"
+    _, first, _ = run(db, "scan", str(docs))
+    inventory = Inventory(db)
+    generation = inventory.generation
+    assert inventory.hashing_is_current()
+
+    _, second, _ = run(db, "scan", str(docs))
+    assert "hashed 0 Bytes" in second
+    assert inventory.generation == generation  # nothing was written
+    assert first.split("\n", 1)[1] == second.split("\n", 1)[1]  # the same summary, remembered
+
+    (docs / "Downloads/annual-2023 (1).pdf").unlink()
+    _, third, _ = run(db, "scan", str(docs))
+    assert inventory.generation > generation
+    assert first.split("\n", 1)[1] != third.split("\n", 1)[1]
+    assert "1 gone" in third
+
+
+def test_remembered_results_last_until_the_files_change(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    scan(inventory, [parse_address(str(docs))])
+    calls: list[int] = []
+
+    def compute() -> dict[str, int]:
+        calls.append(1)
+        return {"files": inventory.count()}
+
+    assert inventory.remember("k", compute) == inventory.remember("k", compute)
+    assert len(calls) == 1
+    write(docs / "new.txt", "new")
+    scan(inventory, [parse_address(str(docs))])
+    inventory.remember("k", compute)
+    assert len(calls) == 2

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
+from typing import Any
 
 import click
 
 from ..findings import FileFinding, FindingOptions, Findings, find
+from ..inventory import Inventory
 from ..tally import findings_potential_sentence
 from ..units import parse_age, parse_size
 from . import main
@@ -42,19 +45,34 @@ _LABELS = {
 }
 
 
-def print_summary(f: Findings) -> None:
-    """A few lines: what each finding kind holds."""
-    click.echo(f"\n{f.files_total:,} files, {size(f.storage_total)} in the inventory.")
-    for name, t in f.totals().items():
+def summary_of(inventory: Inventory, options: FindingOptions) -> dict[str, Any]:
+    """What the scan summary shows, computed once per state of the inventory and day."""
+    day = time.strftime("%Y-%m-%d", time.localtime(options.now))
+    key = f"scan-summary:{options.stale_after_days}:{options.oversized_bytes}:{day}"
+
+    def compute() -> dict[str, Any]:
+        f = find(inventory, options)
+        return {
+            "files": f.files_total,
+            "storage_bytes": f.storage_total,
+            "totals": f.totals(),
+            "potential": findings_potential_sentence(f, inventory),
+        }
+
+    result: dict[str, Any] = inventory.remember(key, compute)
+    return result
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """A few lines: what each finding kind holds, and what cleaning it all up would be worth."""
+    click.echo(f"\n{summary['files']:,} files, {size(summary['storage_bytes'])} in the inventory.")
+    for name, t in summary["totals"].items():
         if t["count"]:
             what = "reclaimable" if name in ("duplicates", "duplicate_folders") else "in"
             click.echo(
                 f"  {_LABELS[name] + ':':<32} {t['count']:>8,}  {size(t['storage_bytes']):>10} {what}"
             )
-    ctx = click.get_current_context(silent=True)
-    state = ctx.find_object(Context) if ctx else None
-    if state is not None:
-        click.echo(findings_potential_sentence(f, state.inventory()))
+    click.echo(summary["potential"])
     click.echo("Run `cleanup findings` for the details.")
 
 

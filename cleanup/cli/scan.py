@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ..findings import FindingOptions, find
+from ..findings import FindingOptions
 from ..providers import ProviderOptions, load_providers, parse_address
 from ..records import ScanProblem
 from ..scan import scan
 from ..units import parse_age, parse_size
 from . import main
 from .common import Context, pass_context, shown, size
-from .findings import print_summary
+from .findings import print_summary, summary_of
 from .progress import scan_progress
 
 
@@ -75,10 +75,7 @@ def scan_command(
       cleanup scan --stale-after 18m /mnt/share gdrive:me
     """
     registry = load_providers()
-    for name, error in registry.failures.items():
-        click.secho(f"Warning: provider {name!r} failed to load: {error}", fg="yellow", err=True)
-    known = {**registry.providers, **registry.failures}
-    parsed = [parse_address(a, known) for a in addresses]
+    parsed = [parse_address(a, registry.names) for a in addresses]
     options = ProviderOptions(
         cross_fs=cross_fs,
         full=full,
@@ -112,7 +109,7 @@ def scan_command(
         f"{s.gone:,} gone); hashed {size(result.hashing.bytes_read)} "
         f"({result.hashing.cache_hits:,} from cache). Inventory: {inventory.path}"
     )
-    print_summary(find(inventory, finding_options))
+    print_summary(summary_of(inventory, finding_options))
     if result.failed:
         raise SystemExit(1)
 
