@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from cleanup.cli import main
 from cleanup.errors import UsageError
+from cleanup.inventory import Inventory
 from cleanup.providers import load_providers, parse_address
 
 
@@ -103,3 +104,32 @@ def test_addresses() -> None:
 
 def test_sys_path_is_restored() -> None:
     assert not any(p.endswith("/site") for p in sys.path)
+
+
+def test_settings_reach_providers_from_the_global_option_and_the_command(
+    site: Path, tmp_path: Path
+) -> None:
+    install_plugin(
+        site,
+        "echobox",
+        "echobox_provider",
+        "EchoBox",
+        "from cleanup.providers import Provider\n"
+        "from cleanup.records import FileRecord\n"
+        "class EchoBox(Provider):\n"
+        "    name = 'echobox'\n"
+        "    def scan(self, target, sink):\n"
+        "        sink.start_unit('acct', '', incremental=False)\n"
+        "        for key, value in sorted(self.options.settings.items()):\n"
+        "            sink.add(FileRecord('echobox', 'acct', key, f'/{key}={value}', key, size=1))\n"
+        "        sink.finish_unit('acct', '', complete=True)\n",
+    )
+    db = str(tmp_path / "inv.sqlite")
+    args = ["--db", db, "--set", "echobox.colour=blue", "--set", "echobox.size=s"]
+    result = CliRunner().invoke(main, [*args, "scan", "echobox:x", "--set", "echobox.size=xl"])
+    assert result.exit_code == 0, result.output
+    paths = {f.path for f in Inventory(db).files("provider = 'echobox'")}
+    assert paths == {"/echobox.colour=blue", "/echobox.size=xl"}
+
+    result = CliRunner().invoke(main, ["--set", "no-equals-sign", "providers"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output

@@ -101,6 +101,7 @@ def test_a_clean_up_day_with_the_staff_pack_end_to_end(tmp_path: Path) -> None:
     plan = load(tmp_path / "plan.json")
     actions = plan.body["totals"]["by_action"]
     assert actions["trash"]["items"] == 9  # 2 copies of the report, 5 photos, 2 junk files
+    assert "no measurable energy saving" in out  # what the plan is worth: local disks only
     code, out, _ = run(db, "plan", "show", str(tmp_path / "plan.json"), "--format", "markdown")
     assert code == 0 and "annual-2023 (1).pdf" in out
 

@@ -9,7 +9,7 @@ import click
 
 from .. import __version__
 from ..errors import CleanupError
-from .common import CONTEXT_SETTINGS, Context
+from .common import CONTEXT_SETTINGS, Context, parse_settings
 
 # Each module adds its commands to `main` when imported.
 COMMAND_MODULES = (
@@ -53,8 +53,16 @@ class CleanupGroup(click.Group):
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bars or summaries, only results and errors."
 )
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Provider setting for any command, e.g. --set sharepoint.tenant=contoso.onmicrosoft.com "
+    "(each also reads CLEANUP_<PROVIDER>_<KEY> from the environment).",
+)
 @click.pass_context
-def main(ctx: click.Context, db_path: str | None, quiet: bool) -> None:
+def main(ctx: click.Context, db_path: str | None, quiet: bool, settings: tuple[str, ...]) -> None:
     """Find the waste in your folders and cloud drives, remove it safely, report what it was worth.
 
     \b
@@ -69,7 +77,7 @@ def main(ctx: click.Context, db_path: str | None, quiet: bool) -> None:
     Exit codes: 0 done; 1 error; 2 bad usage or input; 3 plan refused
     (expired, tampered, stale or over its limits); 130 interrupted.
     """
-    ctx.obj = Context(db_path=db_path, quiet=quiet)
+    ctx.obj = Context(db_path=db_path, quiet=quiet, settings=parse_settings(settings))
 
 
 for _name in COMMAND_MODULES:

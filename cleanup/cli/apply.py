@@ -121,17 +121,19 @@ def apply_command(
         if resume_run is not None:
             if plan_file:
                 raise UsageError("Give either a plan or --resume RUN, not both.")
-            result = resume(inventory, resume_run, progress=progress)
+            result = resume(
+                inventory, resume_run, options=ctx.provider_options(), progress=progress
+            )
         else:
             if not plan_file:
                 raise UsageError(
                     "Name the plan to apply: cleanup apply plan.json (or --resume RUN)."
                 )
             p = load(plan_file)
-            prepare(p, inventory)  # refuse before asking, not after
+            prepare(p, inventory, options=ctx.provider_options())  # refuse before asking, not after
             if not yes:
                 _confirm(p)
-            result = apply(p, inventory, progress=progress)
+            result = apply(p, inventory, options=ctx.provider_options(), progress=progress)
     if fmt == "json":
         json.dump(summary(result), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

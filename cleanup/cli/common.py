@@ -10,6 +10,7 @@ import click
 import humanize
 
 from ..inventory import Inventory
+from ..providers import ProviderOptions
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -20,12 +21,18 @@ class Context:
 
     db_path: str | None = None
     quiet: bool = False
+    settings: dict[str, str] = field(default_factory=dict)  # --set provider.KEY=VALUE
     _inventory: Inventory | None = field(default=None, repr=False)
 
     def inventory(self) -> Inventory:
         if self._inventory is None:
             self._inventory = Inventory(self.db_path)
         return self._inventory
+
+    def provider_options(self, **kwargs: Any) -> ProviderOptions:
+        """Options for providers, carrying the global --set settings (a command's own win)."""
+        settings = {**self.settings, **kwargs.pop("settings", {})}
+        return ProviderOptions(settings=settings, **kwargs)
 
     @property
     def interactive(self) -> bool:
@@ -34,6 +41,17 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    """--set KEY=VALUE pairs as a dict."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        out[key.strip()] = value
+    return out
 
 
 def size(n: int | None) -> str:

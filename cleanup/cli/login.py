@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..providers import ProviderOptions, load_providers
+from ..providers import load_providers
 from . import main
-from .scan import parse_settings
+from .common import Context, parse_settings, pass_context
 
 
 @main.command("login")
@@ -21,7 +21,10 @@ from .scan import parse_settings
     metavar="KEY=VALUE",
     help="Provider setting, e.g. --set gdrive.client_secrets=client.json or --set sharepoint.tenant=contoso.",
 )
-def login_command(provider: str, as_user: str | None, settings: tuple[str, ...]) -> None:
+@pass_context
+def login_command(
+    ctx: Context, provider: str, as_user: str | None, settings: tuple[str, ...]
+) -> None:
     """Sign in to a cloud provider and keep the credentials for later scans.
 
     Staff sign in once; the token is stored in your config directory, readable only by
@@ -33,6 +36,6 @@ def login_command(provider: str, as_user: str | None, settings: tuple[str, ...])
       cleanup login sharepoint --set sharepoint.tenant=contoso.onmicrosoft.com
     """
     cls = load_providers().get(provider)
-    options = ProviderOptions(as_user=as_user, settings=parse_settings(settings))
+    options = ctx.provider_options(as_user=as_user, settings=parse_settings(settings))
     who = cls.login(options, say=click.echo)
     click.echo(f"Signed in to {provider} as {who}.")

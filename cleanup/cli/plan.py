@@ -21,6 +21,7 @@ from ..plan import (
     valid_approvers,
 )
 from ..plan import approve as approve_plan
+from ..tally import plan_potential_sentence
 from ..units import parse_age
 from . import main
 from .common import Context, shown, size, table
@@ -93,6 +94,7 @@ def plan_group(click_ctx: click.Context, policy: str | None, output: str, expire
     made.save(output)
     if not ctx.quiet:
         _summary(made)
+        click.echo(plan_potential_sentence(made.acting, ctx.inventory()))
         if evaluation.protected:
             click.echo(f"{len(evaluation.protected):,} protected items were left out.")
         click.echo(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from ..findings import FindingOptions
-from ..providers import ProviderOptions, load_providers, parse_address
+from ..providers import load_providers, parse_address
 from ..records import ScanProblem
 from ..scan import scan
 from ..units import parse_age, parse_size
 from . import main
-from .common import Context, pass_context, shown, size
+from .common import Context, parse_settings, pass_context, shown, size
 from .findings import print_summary, summary_of
 from .progress import scan_progress
 
@@ -76,7 +76,7 @@ def scan_command(
     """
     registry = load_providers()
     parsed = [parse_address(a, registry.names) for a in addresses]
-    options = ProviderOptions(
+    options = ctx.provider_options(
         cross_fs=cross_fs,
         full=full,
         as_user=as_user,
@@ -112,14 +112,3 @@ def scan_command(
     print_summary(summary_of(inventory, finding_options))
     if result.failed:
         raise SystemExit(1)
-
-
-def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    """--set KEY=VALUE pairs as a dict."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
-        out[key.strip()] = value
-    return out

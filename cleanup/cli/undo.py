@@ -49,7 +49,7 @@ def undo_command(ctx: Context, run_id: str, items: tuple[str, ...]) -> None:
       cleanup undo last
       cleanup undo 20261123-154400-ab12 --item ~/Documents/Reports
     """
-    result = undo(ctx.inventory(), run_id, list(items) or None)
+    result = undo(ctx.inventory(), run_id, list(items) or None, options=ctx.provider_options())
     if not ctx.quiet:
         _report("restored", result)
     if result.failed:
@@ -72,7 +72,7 @@ def purge_command(ctx: Context, run_id: str, yes: bool) -> None:
         f"Empty what run {run_id} put in the trash, for good?", default=False
     ):
         raise click.Abort()
-    result = purge(inventory, run_id)
+    result = purge(inventory, run_id, options=ctx.provider_options())
     if not ctx.quiet:
         _report("purged", result)
     if result.failed:
