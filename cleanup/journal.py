@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .durability import sync_folder
 from .errors import CleanupError
 
 # The state of a plan entry after replaying its lines, in the order they can happen.
@@ -80,19 +81,6 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class Journal:
     """Appends lines to one run's journal, durably."""
 
@@ -123,7 +111,7 @@ class Journal:
             host=socket.gethostname(),
             **extra,
         )
-        _fsync_dir(directory)
+        sync_folder(directory)
         return journal
 
     def lock(self) -> None:

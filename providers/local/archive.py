@@ -16,6 +16,7 @@ from typing import Any
 
 import blake3
 
+from cleanup.durability import sync_folder
 from cleanup.errors import ItemGone, ProviderError
 from cleanup.quickxor import QuickXorHash
 from cleanup.records import BLAKE3, MD5, QUICKXOR, SHA1, SHA256
@@ -92,19 +93,6 @@ def target_path(path: str, root: str | None, destination: str) -> str:
     return os.path.join(destination, rel)
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _same_inode(a: str, b: str) -> bool:
     try:
         sa, sb = os.lstat(a), os.lstat(b)
@@ -145,7 +133,7 @@ def _copy_verified(src: str, dst: str) -> None:
         os.unlink(partial)
         raise RestoreBlocked(f"{dst} exists; nothing was overwritten.")
     os.rename(partial, dst)
-    _fsync_dir(os.path.dirname(dst))
+    sync_folder(os.path.dirname(dst))
 
 
 def move(src: str, dst: str) -> None:
@@ -166,12 +154,12 @@ def move(src: str, dst: str) -> None:
             if os.path.lexists(dst):
                 raise RestoreBlocked(f"{dst} already exists; nothing was overwritten.") from None
             os.rename(src, dst)
-            _fsync_dir(os.path.dirname(dst))
-            _fsync_dir(os.path.dirname(src))
+            sync_folder(os.path.dirname(dst))
+            sync_folder(os.path.dirname(src))
             return
-    _fsync_dir(os.path.dirname(dst))
+    sync_folder(os.path.dirname(dst))
     os.unlink(src)
-    _fsync_dir(os.path.dirname(src))
+    sync_folder(os.path.dirname(src))
 
 
 def archive(path: str, root: str | None, destination: str) -> dict[str, Any]:
@@ -195,7 +183,7 @@ def settle(path: str, root: str | None, destination: str) -> dict[str, Any] | No
     if source_there and target_there:
         if _same_inode(path, target) or _same_content(path, target):
             os.unlink(path)
-            _fsync_dir(os.path.dirname(path))
+            sync_folder(os.path.dirname(path))
         else:
             return None  # someone else's file at the target; the move never happened
     if not os.path.lexists(target):

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from cleanup.durability import sync_folder
 from cleanup.errors import ItemGone, ProviderError
 
 FREEDESKTOP = sys.platform not in ("darwin", "win32")
@@ -235,19 +236,6 @@ def find(path: str, device: int, inode: int) -> TrashedFile | None:
     return None
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def move_to_trash(path: str) -> dict[str, Any]:
     """Move a file to the OS trash and return what undo needs to find it."""
     st = os.lstat(path)
@@ -318,8 +306,8 @@ def restore(undo: dict[str, Any] | Any, path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _move_no_replace(trashed.file, path)
     _remove(trashed.info)
-    _fsync_dir(os.path.dirname(path))
-    _fsync_dir(os.path.join(trashed.trash, "files"))
+    sync_folder(os.path.dirname(path))
+    sync_folder(os.path.join(trashed.trash, "files"))
 
 
 def purge(undo: dict[str, Any] | Any, path: str) -> int | None:
@@ -347,7 +335,7 @@ def purge(undo: dict[str, Any] | Any, path: str) -> int | None:
                 f"{path} was put back from the trash outside cleanup; it was not purged."
             )
     _remove(trashed.info)
-    _fsync_dir(os.path.join(trashed.trash, "files"))
+    sync_folder(os.path.join(trashed.trash, "files"))
     return freed
 
 
