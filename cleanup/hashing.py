@@ -4,8 +4,9 @@ The stages each shrink the candidate set, as in fclones: files of a size no othe
 has are never read; then the first and last 4 KiB; then the whole content with BLAKE3
 (256 bits). A local file whose size matches a cloud file also gets the hash that cloud
 gives for free (MD5 for Google Drive, QuickXorHash for SharePoint), so a local copy of a
-cloud file is found without downloading anything. Every hash is cached by device, inode,
-size and mtime_ns, so an unchanged tree is never read twice.
+cloud file is found without downloading anything. Every hash is kept with the file's
+device, inode, size and mtime_ns (whole-content hashes in the files table, edges in the hash
+cache), so an unchanged tree is never read twice.
 """
 
 from __future__ import annotations
@@ -77,7 +78,16 @@ def _read_hash(
         if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != key:
             raise _Changed("changed since it was scanned")
         size = st.st_size
-        if algo == EDGES:
+        if size <= SMALL and algo != EDGES:
+            # One read of the size fstat gave: the check below sees a file that grew meanwhile.
+            data = os.read(fd, size)
+            while len(data) < size and (more := os.read(fd, size - len(data))):
+                data += more
+            hasher = _new(algo)
+            hasher.update(data)
+            digest = hasher.b64digest() if algo == QUICKXOR else hasher.hexdigest()
+            read = len(data)
+        elif algo == EDGES:
             head = os.pread(fd, EDGE, 0)
             tail = os.pread(fd, EDGE, size - EDGE) if size > EDGE else b""
             digest = blake3.blake3(head + b"\0" + tail).hexdigest()
@@ -167,17 +177,32 @@ class _Hasher:
 
         fresh: list[tuple[CacheKey, str, str]] = []
         results = dict(cached)
-        with ThreadPoolExecutor(self.workers) as pool:
-            for done in pool.map(share, _shares(todo)):
-                for c, digest, read, why in done:
-                    self.stats.bytes_read += read
-                    self.progress(read)
-                    if digest is None:
-                        self.stats.skipped.append((c.path, why))
-                        continue
-                    results[c.key] = digest
-                    fresh.append((c.key, algo, digest))
-        self.inventory.cache_hashes(fresh)
+
+        def take(done: list[tuple[_Candidate, str | None, int, str]]) -> None:
+            for c, digest, read, why in done:
+                self.stats.bytes_read += read
+                self.progress(read)
+                if digest is None:
+                    self.stats.skipped.append((c.path, why))
+                    continue
+                results[c.key] = digest
+                fresh.append((c.key, algo, digest))
+
+        # Threads pay only for large files: for a small one, open, read and close cost more
+        # than hashing, each of those calls hands the GIL over, and several threads end up
+        # slower than one. Small files are read here while the threads read the large ones.
+        small = [c for c in todo if c.key[2] <= SMALL]
+        large = [c for c in todo if c.key[2] > SMALL]
+        with ThreadPoolExecutor(max(1, self.workers)) as pool:
+            parts = pool.map(share, _shares(large))
+            for part in _shares(small):
+                take(share(part))
+            for done in parts:
+                take(done)
+        if algo == EDGES:
+            # Whole-content hashes live in the files table (the caller stores them there, and
+            # cached_hashes finds them again); edges have no column, so they go to the cache.
+            self.inventory.cache_hashes(fresh)
         return results
 
 
@@ -205,13 +230,18 @@ def hash_candidates(
     db.execute("DELETE FROM candidate_sizes")
     db.executemany("INSERT INTO candidate_sizes VALUES (?)", ((s,) for s in sizes))
     cloud: dict[int, set[str]] = defaultdict(set)
-    for size, md5, sha256, qx in db.execute(
-        "SELECT size, md5, sha256, quickxor FROM files WHERE gone_scan IS NULL AND kind = 'file' "
-        "AND provider != 'local' AND size IN (SELECT size FROM candidate_sizes)"
-    ):
-        for algo, value in ((MD5, md5), (SHA256, sha256), (QUICKXOR, qx)):
-            if value:
-                cloud[size].add(algo)
+    # Asked through the key index first: most inventories are local only, and the query below
+    # would visit every candidate row to find that out.
+    if db.execute(
+        "SELECT 1 FROM files WHERE provider < 'local' OR provider > 'local' LIMIT 1"
+    ).fetchone():
+        for size, md5, sha256, qx in db.execute(
+            "SELECT size, md5, sha256, quickxor FROM files WHERE gone_scan IS NULL AND kind = 'file' "
+            "AND provider != 'local' AND size IN (SELECT size FROM candidate_sizes)"
+        ):
+            for algo, value in ((MD5, md5), (SHA256, sha256), (QUICKXOR, qx)):
+                if value:
+                    cloud[size].add(algo)
     # Only sizes with a local file not fully hashed yet (or a cloud file) need any work: on a
     # rescan of an unchanged tree that is a few files whose edges already told them apart.
     work = {

@@ -3,8 +3,9 @@
 Records are keyed by provider, account and item id. A scan that lists a unit (a folder
 tree, a drive) completely marks what it did not see as gone; an incremental scan only
 marks what the provider reports removed. Unchanged rows are not rewritten, so a rescan of
-an unchanged tree writes almost nothing. The hash cache is keyed by device, inode, size
-and mtime_ns, so rescanning an unchanged tree hashes nothing.
+an unchanged tree writes almost nothing. A row keeps its content hashes while its
+fingerprint (size, mtime_ns, inode) holds, and hashes are looked up by device, inode, size
+and mtime_ns, gone rows included, so rescanning an unchanged tree hashes nothing.
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ _MIGRATIONS: list[str] = [
         body TEXT NOT NULL
     );
     """,
+    # 3: whole-content hashes are found in the files table (gone rows too); the cache keeps edges
+    """
+    DELETE FROM hash_cache WHERE algo IN ('blake3', 'md5', 'sha1', 'sha256', 'quickxor');
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -129,8 +134,15 @@ _FILE_COLUMNS = (
     "modified, created, accessed, owner, mime, fingerprint, flags, parent_id, device, inode, links, "
     "blake3, md5, sha1, sha256, quickxor, extra, signature"
 )
+# A row rewritten for another reason (owner, links, flags) keeps the hashes it had
+# while its fingerprint says the content is the same, so the file is not read again.
+_KEEP_HASH = (
+    "CASE WHEN excluded.{c} IS NULL AND files.fingerprint != '' "
+    "AND files.fingerprint = excluded.fingerprint AND files.device IS excluded.device "
+    "THEN files.{c} ELSE excluded.{c} END"
+)
 _FILE_UPDATES = ", ".join(
-    f"{c} = excluded.{c}"
+    f"{c} = {_KEEP_HASH.format(c=c) if c in HASH_ALGORITHMS else f'excluded.{c}'}"
     for c in (c.strip() for c in _FILE_COLUMNS.split(","))
     if c not in ("provider", "account", "item_id")
 )
@@ -285,10 +297,11 @@ class Inventory:
         return [r[0] for r in rows]
 
     def get_cursor(self, provider: str, account: str, root: str) -> str | None:
-        row = self.db.execute(
-            "SELECT cursor FROM units WHERE provider = ? AND account = ? AND root = ?",
-            (provider, account, root),
-        ).fetchone()
+        with self._lock:
+            row = self.db.execute(
+                "SELECT cursor FROM units WHERE provider = ? AND account = ? AND root = ?",
+                (provider, account, root),
+            ).fetchone()
         return row[0] if row else None
 
     def save_cursor(
@@ -339,11 +352,12 @@ class Inventory:
 
     def signature_of(self, provider: str, account: str, item_id: str) -> int | None:
         """The stored signature of a present item, or None when it is new or gone."""
-        row = self.db.execute(
-            "SELECT signature FROM files WHERE provider = ? AND account = ? AND item_id = ? "
-            "AND gone_scan IS NULL",
-            (provider, account, _key(item_id)),
-        ).fetchone()
+        with self._lock:  # not in the middle of another thread's write
+            row = self.db.execute(
+                "SELECT signature FROM files WHERE provider = ? AND account = ? AND item_id = ? "
+                "AND gone_scan IS NULL",
+                (provider, account, _key(item_id)),
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def known_signatures(self, provider: str, account: str, root: str) -> dict[str, int]:
@@ -355,7 +369,8 @@ class Inventory:
             sql += " AND (path = ? OR substr(path, 1, ?) = ?)"
             sep = "" if text.endswith("/") else "/"
             args += [text, len(text) + len(sep), text + sep]
-        return dict(self.db.execute(sql, args).fetchall())
+        with self._lock:
+            return dict(self.db.execute(sql, args).fetchall())
 
     def upsert(self, records: Iterable[FileRecord], scan_id: int) -> None:
         """Insert or update records seen by scan ``scan_id``."""
@@ -490,10 +505,37 @@ class Inventory:
     def cached_hashes(
         self, keys: Iterable[tuple[int, int, int, int]], algo: str
     ) -> dict[tuple[int, int, int, int], str]:
-        """Cached values of ``algo`` for (device, inode, size, mtime_ns) keys."""
+        """Known values of ``algo`` for (device, inode, size, mtime_ns) keys of local files."""
         wanted = list(keys)
-        if not wanted or self.db.execute("SELECT 1 FROM hash_cache LIMIT 1").fetchone() is None:
+        if not wanted:
             return {}
+        if algo in HASH_ALGORITHMS:
+            # The files table is the cache of whole-content hashes: a row keeps its hash while
+            # its fingerprint holds, and a gone row (a file moved or renamed) still has it.
+            if (
+                self.db.execute(
+                    f"SELECT 1 FROM files WHERE {algo} IS NOT NULL AND provider = 'local' LIMIT 1"
+                ).fetchone()
+                is None
+            ):
+                return {}
+            # A local fingerprint is "size:mtime_ns:inode" (providers/local/walk.py).
+            query = (
+                f"SELECT DISTINCT w.device, w.inode, w.size, w.mtime_ns, f.{algo} FROM wanted_hashes w "
+                "JOIN files f ON f.inode = w.inode AND f.device = w.device AND f.size = w.size "
+                "AND f.fingerprint = w.size || ':' || w.mtime_ns || ':' || w.inode "
+                f"WHERE f.{algo} IS NOT NULL AND f.provider = 'local'"
+            )
+            args: tuple[str, ...] = ()
+        else:
+            if self.db.execute("SELECT 1 FROM hash_cache LIMIT 1").fetchone() is None:
+                return {}
+            query = (
+                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w CROSS "
+                "JOIN hash_cache h ON h.device = w.device AND h.inode = w.inode AND h.size = w.size "
+                "AND h.mtime_ns = w.mtime_ns AND h.algo = ?"
+            )
+            args = (algo,)
         # One join in SQLite instead of one query per key: tens of thousands of keys per scan.
         with self._lock:
             self.db.execute(
@@ -502,12 +544,7 @@ class Inventory:
             )
             self.db.execute("DELETE FROM wanted_hashes")
             self.db.executemany("INSERT INTO wanted_hashes VALUES (?, ?, ?, ?)", wanted)
-            rows = self.db.execute(
-                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w CROSS "
-                "JOIN hash_cache h ON h.device = w.device AND h.inode = w.inode AND h.size = w.size "
-                "AND h.mtime_ns = w.mtime_ns AND h.algo = ?",
-                (algo,),
-            ).fetchall()
+            rows = self.db.execute(query, args).fetchall()
             self.db.execute("DELETE FROM wanted_hashes")
         return {(d, i, s, m): v for d, i, s, m, v in rows}
 

@@ -61,27 +61,36 @@ def _mime_of_extension(ext: str) -> str | None:
     return mimetypes.guess_type("x" + ext, strict=False)[0]
 
 
+_NO_FLAGS: frozenset[str] = frozenset()
+_SYMLINK = frozenset({SYMLINK})
+_BROKEN_SYMLINK = frozenset({SYMLINK, BROKEN_SYMLINK})
+_HAS_BIRTHTIME = hasattr(os.stat_result, "st_birthtime")
+
+
 def describe(
     path: str, name: str, st: os.stat_result, account: str, parent: str | None = None
 ) -> FileRecord:
     """A FileRecord for a path from its lstat result (``parent``: its folder, when known)."""
+    # Called once per entry of every scan, a rescan included: shared flag sets and no
+    # attribute probing keep it cheap.
     mode = st.st_mode
-    flags: set[str] = set()
+    flags = _NO_FLAGS
     kind: str
     if stat.S_ISLNK(mode):
         kind = "symlink"
-        flags.add(SYMLINK)
-        if not os.path.exists(path):  # follows the link: missing target or a loop
-            flags.add(BROKEN_SYMLINK)
+        # os.path.exists follows the link: a missing target or a loop is broken.
+        flags = _SYMLINK if os.path.exists(path) else _BROKEN_SYMLINK
     elif stat.S_ISDIR(mode):
         kind = "folder"
     else:
         kind = "file"
-        if st.st_nlink > 1:
-            flags.add(HARDLINK)
-        if is_placeholder(st):
-            flags.add(PLACEHOLDER)
-    birth = getattr(st, "st_birthtime", None)
+        hardlink = st.st_nlink > 1
+        placeholder = is_placeholder(st)
+        if hardlink or placeholder:
+            flags = frozenset(
+                f for f, present in ((HARDLINK, hardlink), (PLACEHOLDER, placeholder)) if present
+            )
+    is_file = kind == "file"
     return FileRecord(
         provider=PROVIDER,
         account=account,
@@ -89,15 +98,15 @@ def describe(
         path=path,
         name=name,
         kind=kind,  # type: ignore[arg-type]
-        size=st.st_size if kind == "file" else 0,
+        size=st.st_size if is_file else 0,
         storage_bytes=storage_bytes(st),
         modified=st.st_mtime,
-        created=birth,
+        created=st.st_birthtime if _HAS_BIRTHTIME else None,  # type: ignore[attr-defined]
         accessed=st.st_atime,
         owner=_owner(st.st_uid),
-        mime=_guess_mime(name) if kind == "file" else None,
-        fingerprint=fingerprint(st),
-        flags=frozenset(flags),
+        mime=_guess_mime(name) if is_file else None,
+        fingerprint=f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}",  # as fingerprint() gives
+        flags=flags,
         parent_id=os.path.dirname(path) if parent is None else parent,
         device=st.st_dev,
         inode=st.st_ino,
