@@ -297,11 +297,10 @@ class Inventory:
         return [r[0] for r in rows]
 
     def get_cursor(self, provider: str, account: str, root: str) -> str | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT cursor FROM units WHERE provider = ? AND account = ? AND root = ?",
-                (provider, account, root),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT cursor FROM units WHERE provider = ? AND account = ? AND root = ?",
+            (provider, account, root),
+        ).fetchone()
         return row[0] if row else None
 
     def save_cursor(
@@ -352,12 +351,11 @@ class Inventory:
 
     def signature_of(self, provider: str, account: str, item_id: str) -> int | None:
         """The stored signature of a present item, or None when it is new or gone."""
-        with self._lock:  # not in the middle of another thread's write
-            row = self.db.execute(
-                "SELECT signature FROM files WHERE provider = ? AND account = ? AND item_id = ? "
-                "AND gone_scan IS NULL",
-                (provider, account, _key(item_id)),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT signature FROM files WHERE provider = ? AND account = ? AND item_id = ? "
+            "AND gone_scan IS NULL",
+            (provider, account, _key(item_id)),
+        ).fetchone()
         return None if row is None else int(row[0])
 
     def known_signatures(self, provider: str, account: str, root: str) -> dict[str, int]:
@@ -369,8 +367,7 @@ class Inventory:
             sql += " AND (path = ? OR substr(path, 1, ?) = ?)"
             sep = "" if text.endswith("/") else "/"
             args += [text, len(text) + len(sep), text + sep]
-        with self._lock:
-            return dict(self.db.execute(sql, args).fetchall())
+        return dict(self.db.execute(sql, args).fetchall())
 
     def upsert(self, records: Iterable[FileRecord], scan_id: int) -> None:
         """Insert or update records seen by scan ``scan_id``."""
@@ -511,31 +508,21 @@ class Inventory:
             return {}
         if algo in HASH_ALGORITHMS:
             # The files table is the cache of whole-content hashes: a row keeps its hash while
-            # its fingerprint holds, and a gone row (a file moved or renamed) still has it.
-            if (
-                self.db.execute(
-                    f"SELECT 1 FROM files WHERE {algo} IS NOT NULL AND provider = 'local' LIMIT 1"
-                ).fetchone()
-                is None
+            # its fingerprint holds, and a gone row (a file moved or renamed) still has it. One
+            # pass over the local rows that have one, matched here by device and fingerprint
+            # ("size:mtime_ns:inode", providers/local/walk.py): a join would need an index.
+            by_fingerprint = {(d, f"{s}:{m}:{i}"): (d, i, s, m) for d, i, s, m in wanted}
+            found: dict[tuple[int, int, int, int], str] = {}
+            for device, fingerprint, value in self.db.execute(
+                f"SELECT device, fingerprint, {algo} FROM files "
+                f"WHERE provider = 'local' AND {algo} IS NOT NULL"
             ):
-                return {}
-            # A local fingerprint is "size:mtime_ns:inode" (providers/local/walk.py).
-            query = (
-                f"SELECT DISTINCT w.device, w.inode, w.size, w.mtime_ns, f.{algo} FROM wanted_hashes w "
-                "JOIN files f ON f.inode = w.inode AND f.device = w.device AND f.size = w.size "
-                "AND f.fingerprint = w.size || ':' || w.mtime_ns || ':' || w.inode "
-                f"WHERE f.{algo} IS NOT NULL AND f.provider = 'local'"
-            )
-            args: tuple[str, ...] = ()
-        else:
-            if self.db.execute("SELECT 1 FROM hash_cache LIMIT 1").fetchone() is None:
-                return {}
-            query = (
-                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w CROSS "
-                "JOIN hash_cache h ON h.device = w.device AND h.inode = w.inode AND h.size = w.size "
-                "AND h.mtime_ns = w.mtime_ns AND h.algo = ?"
-            )
-            args = (algo,)
+                key = by_fingerprint.get((device, fingerprint))
+                if key is not None:
+                    found[key] = value
+            return found
+        if self.db.execute("SELECT 1 FROM hash_cache LIMIT 1").fetchone() is None:
+            return {}
         # One join in SQLite instead of one query per key: tens of thousands of keys per scan.
         with self._lock:
             self.db.execute(
@@ -544,7 +531,12 @@ class Inventory:
             )
             self.db.execute("DELETE FROM wanted_hashes")
             self.db.executemany("INSERT INTO wanted_hashes VALUES (?, ?, ?, ?)", wanted)
-            rows = self.db.execute(query, args).fetchall()
+            rows = self.db.execute(
+                "SELECT h.device, h.inode, h.size, h.mtime_ns, h.value FROM wanted_hashes w CROSS "
+                "JOIN hash_cache h ON h.device = w.device AND h.inode = w.inode AND h.size = w.size "
+                "AND h.mtime_ns = w.mtime_ns AND h.algo = ?",
+                (algo,),
+            ).fetchall()
             self.db.execute("DELETE FROM wanted_hashes")
         return {(d, i, s, m): v for d, i, s, m, v in rows}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .errors import CleanupError
@@ -59,10 +58,6 @@ class InventorySink:
         self._lock = threading.Lock()
         self._units: dict[tuple[str, str], _Unit] = {}
         self._pending: list[FileRecord] = []
-        # SQLite writes a batch without holding the GIL, so a writer thread stores one batch
-        # while the provider lists the next: on a first scan that overlaps most of the writing.
-        self._writer: ThreadPoolExecutor | None = None
-        self._writing: Future[None] | None = None
 
     def previous_cursor(self, account: str, root: str) -> str | None:
         return self.inventory.get_cursor(self.provider, account, root)
@@ -111,32 +106,14 @@ class InventorySink:
                 self._flush()
 
     def _flush(self) -> None:
-        """Hand the pending records to the writer thread, after the batch before them."""
         if self._pending:
-            self._wait()
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="inventory-writer")
-            self._writing = self._writer.submit(self._write, self._pending)
+            with self.inventory.transaction():
+                self.inventory.upsert(self._pending, self.summary.scan_id)
             self._pending = []
-
-    def _write(self, records: list[FileRecord]) -> None:
-        with self.inventory.transaction():
-            self.inventory.upsert(records, self.summary.scan_id)
-
-    def _wait(self) -> None:
-        """Return once the records handed over are stored; raise what storing them raised."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
-
-    def _store(self) -> None:
-        """Every record received so far in the inventory, before anything that relies on them."""
-        self._flush()
-        self._wait()
 
     def remove(self, account: str, item_id: str) -> None:
         with self._lock:
-            self._store()
+            self._flush()
             self.summary.gone += self.inventory.mark_gone(
                 self.provider, account, [item_id], self.summary.scan_id
             )
@@ -151,12 +128,12 @@ class InventorySink:
 
     def save_cursor(self, account: str, root: str, cursor: str) -> None:
         with self._lock:
-            self._store()  # a cursor must never run ahead of the records it covers
+            self._flush()  # a cursor must never run ahead of the records it covers
         self.inventory.save_cursor(self.provider, account, root, cursor, self.summary.scan_id)
 
     def finish_unit(self, account: str, root: str, complete: bool) -> None:
         with self._lock:
-            self._store()
+            self._flush()
             unit = self._units.pop((account, root), None)
             if unit and complete and not unit.incremental and unit.known:
                 ids = self.inventory.signature_keys_to_ids(unit.known)
@@ -177,12 +154,7 @@ class InventorySink:
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._store()
-            finally:
-                if self._writer is not None:
-                    self._writer.shutdown()
-                    self._writer = None
+            self._flush()
 
 
 def scan(
