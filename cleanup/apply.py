@@ -345,8 +345,7 @@ def _run(
 ) -> ApplyResult:
     runner = _Runner(plan, inventory, journal, providers, progress)
     what = "resume" if replayed else "apply"
-    status = "aborted"
-    try:
+    with journal.session(what):
         entries = plan.entries
         runner.result.flagged = sum(1 for e in entries if e["action"] not in ACTING)
         acting = [e for e in entries if e["action"] in ACTING]
@@ -359,15 +358,6 @@ def _run(
                 runner.settle_entry(entry)
             else:
                 _count_replayed(runner, entry, state.state, state.reason, state.outcome)
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        try:
-            journal.write("end", status=status, what=what)
-        finally:
-            journal.close()
     return runner.result
 
 

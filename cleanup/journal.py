@@ -36,6 +36,7 @@ import secrets
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,25 @@ class Journal:
         line = json.dumps({"t": time.time(), "event": event, **fields}, ensure_ascii=False)
         os.write(self._fd, (line + "\n").encode("utf-8", "surrogateescape"))
         os.fsync(self._fd)
+
+    @contextmanager
+    def session(self, what: str) -> Iterator[None]:
+        """Close the journal with an ``end`` line saying how the work went, then close the file.
+
+        complete when the block finishes, interrupted on Ctrl-C, aborted on any other error.
+        """
+        status = "aborted"
+        try:
+            yield
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            try:
+                self.write("end", status=status, what=what)
+            finally:
+                self.close()
 
     def close(self) -> None:
         os.close(self._fd)

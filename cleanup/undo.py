@@ -147,10 +147,9 @@ def undo(
     journal = Journal(run.path)
     journal.lock()
     result = UndoResult(run.run_id)
-    status = "aborted"
     ids = inventory.latest_scan_ids()
     scan_id = max(ids) if ids else 0
-    try:
+    with journal.session("undo"):
         _settle_interrupted(run, journal, providers)
         for state in sorted(run.entries.values(), key=lambda s: s.entry):
             path = str(state.item.get("path", ""))
@@ -178,15 +177,6 @@ def undo(
             result.done.append(path)
             _mark_present(inventory, provider, record, scan_id)
             progress(path, "undone")
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        try:
-            journal.write("end", status=status, what="undo")
-        finally:
-            journal.close()
     return result
 
 
@@ -222,8 +212,7 @@ def purge(
     journal = Journal(run.path)
     journal.lock()
     result = UndoResult(run.run_id)
-    status = "aborted"
-    try:
+    with journal.session("purge"):
         for state in sorted(run.entries.values(), key=lambda s: s.entry):
             if state.state != DONE or state.action != "trash":
                 continue
@@ -247,15 +236,6 @@ def purge(
             result.done.append(path)
             result.freed_bytes += outcome.freed_bytes
             progress(path, "purged")
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        try:
-            journal.write("end", status=status, what="purge")
-        finally:
-            journal.close()
     return result
 
 
