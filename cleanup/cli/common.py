@@ -54,6 +54,32 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def tally_options(command: Any) -> Any:
+    """The options `tally` and `report` share: footprint factors, teams, backups."""
+    for option in reversed(
+        (
+            click.option(
+                "--factors",
+                type=click.Path(dir_okay=False),
+                help="TOML file overriding footprint parameters.",
+            ),
+            click.option(
+                "--teams",
+                type=click.Path(dir_okay=False),
+                help="owner,team CSV (or TOML [teams]) for a team breakdown.",
+            ),
+            click.option(
+                "--backup-retention",
+                metavar="AGE",
+                help="Opt-in: count one backup copy of each freed item, freed this long after it "
+                "(30d, 1y).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 def size(n: int | None) -> str:
     """A byte count for people: 1.2 GB."""
     return humanize.naturalsize(n or 0)

@@ -21,7 +21,7 @@ from ..report_wording import LANGUAGES
 from ..tally import load_teams, select_runs, tally
 from ..units import parse_age
 from . import main
-from .common import Context, pass_context
+from .common import Context, pass_context, tally_options
 
 FORMATS = ("text", "json", "csv", "markdown", "html")
 _SUFFIXES = {
@@ -86,23 +86,11 @@ def _format(fmt: str | None, output: str | None) -> str:
     is_flag=True,
     help="Include file names, paths, accounts and owners (off: aggregated).",
 )
-@click.option(
-    "--factors", type=click.Path(dir_okay=False), help="TOML file overriding footprint parameters."
-)
-@click.option(
-    "--teams",
-    type=click.Path(dir_okay=False),
-    help="owner,team CSV (or TOML [teams]) for a team breakdown.",
-)
+@tally_options
 @click.option(
     "--key",
     envvar="CLEANUP_REPORT_KEY",
     help="Key of the owner pseudonyms (env CLEANUP_REPORT_KEY).",
-)
-@click.option(
-    "--backup-retention",
-    metavar="AGE",
-    help="Opt-in: count one backup copy of each freed item, freed this long after it (30d, 1y).",
 )
 @click.option(
     "--avoided-purchase",

@@ -14,24 +14,12 @@ from ..report_wording import LANGUAGES
 from ..tally import load_teams, select_runs, tally
 from ..units import parse_age
 from . import main
-from .common import Context, pass_context
+from .common import Context, pass_context, tally_options
 
 
 @main.command("tally")
 @click.argument("runs", nargs=-1)
-@click.option(
-    "--factors", type=click.Path(dir_okay=False), help="TOML file overriding footprint parameters."
-)
-@click.option(
-    "--teams",
-    type=click.Path(dir_okay=False),
-    help="owner,team CSV (or TOML [teams]) for a team breakdown.",
-)
-@click.option(
-    "--backup-retention",
-    metavar="AGE",
-    help="Opt-in: count one backup copy of each freed item, freed this long after it (30d, 1y).",
-)
+@tally_options
 @click.option(
     "--json",
     "as_json",
