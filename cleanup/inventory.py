@@ -125,6 +125,12 @@ _MIGRATIONS: list[str] = [
     """
     DELETE FROM hash_cache WHERE algo IN ('blake3', 'md5', 'sha1', 'sha256', 'quickxor');
     """,
+    # 4: a checksum of each local folder's entries, so that a rescan skips unchanged folders;
+    # the path index goes (no query needs it, and every first scan paid for it per row)
+    """
+    ALTER TABLE files ADD COLUMN listing INTEGER;
+    DROP INDEX files_by_path;
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -358,16 +364,30 @@ class Inventory:
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def known_signatures(self, provider: str, account: str, root: str) -> dict[str, int]:
-        """item key -> signature of the present items under ``root`` ('' = the whole account)."""
-        sql = "SELECT item_id, signature FROM files WHERE provider = ? AND account = ? AND gone_scan IS NULL"
-        args: list[Any] = [provider, account]
-        if root:
-            text = to_text(root)[0]
-            sql += " AND (path = ? OR substr(path, 1, ?) = ?)"
-            sep = "" if text.endswith("/") else "/"
-            args += [text, len(text) + len(sep), text + sep]
-        return dict(self.db.execute(sql, args).fetchall())
+    def known_signatures(
+        self, provider: str, account: str, root: str
+    ) -> dict[str, tuple[int, str | None]]:
+        """item key -> (signature, parent id) of the present items under ``root`` ('' = all)."""
+        sql, args = _under(
+            "SELECT item_id, signature, parent_id FROM files WHERE provider = ? AND account = ? "
+            "AND gone_scan IS NULL",
+            [provider, account],
+            root,
+        )
+        return {key: (sig, parent) for key, sig, parent in self.db.execute(sql, args)}
+
+    def previous_listings(self, provider: str, account: str, root: str) -> dict[str, int]:
+        """Folder path -> the checksum of its entries when last listed, for present folders under ``root``."""
+        sql, args = _under(
+            "SELECT path, path_raw, listing FROM files WHERE provider = ? AND account = ? "
+            "AND kind = 'folder' AND listing IS NOT NULL AND gone_scan IS NULL",
+            [provider, account],
+            root,
+        )
+        return {
+            os.fsdecode(raw) if raw is not None else path: listing
+            for path, raw, listing in self.db.execute(sql, args)
+        }
 
     def upsert(self, records: Iterable[FileRecord], scan_id: int) -> None:
         """Insert or update records seen by scan ``scan_id``."""
@@ -424,6 +444,14 @@ class Inventory:
         """Mark items as gone since ``scan_id``; return how many were present."""
         keys = [(scan_id, provider, account, _key(i)) for i in item_ids]
         with self._lock:
+            # The folders that held them are listed again by the next scan, whatever their
+            # entries' checksum says: the inventory no longer matches what was listed.
+            self.db.executemany(
+                "UPDATE files SET listing = NULL WHERE provider = ? AND account = ? AND item_id = "
+                "(SELECT parent_id FROM files WHERE provider = ? AND account = ? AND item_id = ?) "
+                "AND listing IS NOT NULL",
+                [(p, a, p, a, k) for _, p, a, k in keys],
+            )
             before = self.db.total_changes
             self.db.executemany(
                 "UPDATE files SET gone_scan = ? WHERE provider = ? AND account = ? AND item_id = ? "
@@ -434,6 +462,21 @@ class Inventory:
             if changed:
                 self._touch()
             return changed
+
+    def set_listings(
+        self, provider: str, account: str, listings: Iterable[tuple[str, int | None]]
+    ) -> None:
+        """Store (folder item id, checksum of its entries) pairs; None forgets a checksum.
+
+        A checksum is stored only once the folder's entries are, and cleared before any of
+        them is rewritten: an interrupted scan never leaves one that vouches for old rows.
+        """
+        rows = [(listing, provider, account, _key(item_id)) for item_id, listing in listings]
+        with self._lock:
+            self.db.executemany(
+                "UPDATE files SET listing = ? WHERE provider = ? AND account = ? AND item_id = ?",
+                rows,
+            )
 
     def signature_keys_to_ids(self, keys: Iterable[str]) -> list[str]:
         return [_unkey(k) for k in keys]
@@ -578,6 +621,16 @@ class Inventory:
         )
 
 
+def _under(sql: str, args: list[Any], root: str) -> tuple[str, list[Any]]:
+    """``sql`` and ``args`` narrowed to the paths at or below ``root`` ('' = everything)."""
+    if root:
+        text = to_text(root)[0]
+        sql += " AND (path = ? OR substr(path, 1, ?) = ?)"
+        sep = "" if text.endswith("/") else "/"
+        args = [*args, text, len(text) + len(sep), text + sep]
+    return sql, args
+
+
 def _stored(row: dict[str, Any]) -> StoredFile:
     path = os.fsdecode(row["path_raw"]) if row["path_raw"] is not None else row["path"]
     return StoredFile(
@@ -603,6 +656,7 @@ def _stored(row: dict[str, Any]) -> StoredFile:
         inode=row["inode"],
         links=row["links"],
         extra=json.loads(row["extra"]) if row["extra"] else {},
+        listing=row["listing"],
         row=row["id"],
         content_kind=row["content_kind"],
         gone=row["gone_scan"] is not None,

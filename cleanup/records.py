@@ -62,6 +62,7 @@ class FileRecord:
     inode: int | None = None
     links: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    listing: int | None = None  # local folders: a checksum of their entries as last listed
 
     @property
     def reclaimable(self) -> bool:

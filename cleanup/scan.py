@@ -35,14 +35,28 @@ class ScanResult:
 
 
 class _Unit:
-    __slots__ = ("account", "root", "prefix", "incremental", "known")
+    __slots__ = (
+        "account",
+        "root",
+        "prefix",
+        "incremental",
+        "known",
+        "previous",
+        "listings",
+        "vouched",
+    )
 
-    def __init__(self, account: str, root: str, incremental: bool, known: dict[str, int]) -> None:
+    def __init__(self, account: str, root: str, incremental: bool) -> None:
         self.account = account
         self.root = root
         self.prefix = root.rstrip("/") + "/"  # what the paths below the root start with
         self.incremental = incremental
-        self.known = known
+        # item key -> (signature, parent id) of what the inventory held: read when the first
+        # record other than the root arrives (a rescan of an unchanged tree never reads it)
+        self.known: dict[str, tuple[int, str | None]] | None = None
+        self.previous: dict[str, int] = {}  # folder -> checksum of its entries when last listed
+        self.listings: dict[str, int] = {}  # folder -> checksum of its entries now
+        self.vouched: set[str] = set()  # folders whose entries are all as last listed
 
 
 class InventorySink:
@@ -63,9 +77,23 @@ class InventorySink:
         return self.inventory.get_cursor(self.provider, account, root)
 
     def start_unit(self, account: str, root: str, incremental: bool) -> None:
-        known = {} if incremental else self.inventory.known_signatures(self.provider, account, root)
+        unit = _Unit(account, root, incremental)
+        if not incremental:
+            unit.previous = self.inventory.previous_listings(self.provider, account, root)
         with self._lock:
-            self._units[(account, root)] = _Unit(account, root, incremental, known)
+            self._units[(account, root)] = unit
+
+    def previous_listings(self, account: str, root: str) -> dict[str, int]:
+        """Folder -> checksum of its entries as the last complete scan listed them."""
+        unit = self._units.get((account, root))
+        return unit.previous if unit else {}
+
+    def unchanged(self, account: str, root: str, folder: str, entries: int) -> None:
+        """The provider vouches that ``folder``'s entries are all as last listed."""
+        with self._lock:
+            unit = self._units[(account, root)]
+            unit.vouched.add(folder)
+            self.summary.unchanged += entries
 
     def _unit_for(self, record: FileRecord) -> _Unit | None:
         if len(self._units) == 1:  # the usual case, once per entry: no search
@@ -89,11 +117,20 @@ class InventorySink:
     def add(self, record: FileRecord) -> None:
         with self._lock:
             unit = self._unit_for(record)
-            if unit is None or unit.incremental:
+            if unit is not None and record.listing is not None:
+                unit.listings[record.path] = record.listing
+            old: int | None
+            if unit is None or unit.incremental or (unit.known is None and record.path == unit.root):
                 # A changes feed lists only what changed; ask the inventory what it held.
                 old = self.inventory.signature_of(self.provider, record.account, record.item_id)
             else:
-                old = unit.known.pop(_key(record.item_id), None)
+                if unit.known is None:
+                    unit.known = self.inventory.known_signatures(
+                        self.provider, unit.account, unit.root
+                    )
+                    unit.known.pop(_key(unit.root), None)  # compared on its own, first
+                known = unit.known.pop(_key(record.item_id), None)
+                old = None if known is None else known[0]
             if old is not None and old == _signature(record):
                 self.summary.unchanged += 1
                 return
@@ -106,10 +143,18 @@ class InventorySink:
                 self._flush()
 
     def _flush(self) -> None:
-        if self._pending:
-            with self.inventory.transaction():
-                self.inventory.upsert(self._pending, self.summary.scan_id)
-            self._pending = []
+        if not self._pending:
+            return
+        with self.inventory.transaction():
+            for unit in self._units.values():
+                # A folder listed again loses its checksum before any of its entries is
+                # rewritten; finish_unit stores the new one once they all are.
+                stale = [f for f in unit.listings if f in unit.previous]
+                self.inventory.set_listings(self.provider, unit.account, ((f, None) for f in stale))
+                for folder in stale:
+                    del unit.previous[folder]
+            self.inventory.upsert(self._pending, self.summary.scan_id)
+        self._pending = []
 
     def remove(self, account: str, item_id: str) -> None:
         with self._lock:
@@ -135,11 +180,19 @@ class InventorySink:
         with self._lock:
             self._flush()
             unit = self._units.pop((account, root), None)
-            if unit and complete and not unit.incremental and unit.known:
-                ids = self.inventory.signature_keys_to_ids(unit.known)
+            if unit and complete and not unit.incremental:
+                # Unseen items are gone, unless their folder's listing held: those were not
+                # listed one by one.
+                unseen = [
+                    key
+                    for key, (_, parent) in (unit.known or {}).items()
+                    if parent not in unit.vouched
+                ]
+                ids = self.inventory.signature_keys_to_ids(unseen)
                 self.summary.gone += self.inventory.mark_gone(
                     self.provider, account, ids, self.summary.scan_id
                 )
+                self.inventory.set_listings(self.provider, account, unit.listings.items())
             if complete and self.inventory.get_cursor(self.provider, account, root) is None:
                 self.inventory.save_cursor(self.provider, account, root, "", self.summary.scan_id)
             elif complete:

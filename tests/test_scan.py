@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from cleanup.cli import main
 from cleanup.findings import find
 from cleanup.inventory import Inventory
-from cleanup.providers import parse_address
+from cleanup.providers import ProviderOptions, parse_address
 from cleanup.scan import ScanProgress, scan
 from tests.tree import YEAR, clean_day_tree, sparse, write
 
@@ -180,6 +181,97 @@ def test_rescan_of_an_unchanged_tree_hashes_nothing_and_notices_changes(tmp_path
     assert third.summary.gone == 1 and third.summary.changed >= 1
     report = next(g for g in find(inventory).duplicates if len(g.copies) > 1 and g.size == 50_000)
     assert len(report.copies) == 2
+
+
+def _rows(inventory: Inventory) -> set[tuple]:
+    """What the inventory says about every present item, without scan ids or row numbers."""
+    return set(
+        inventory.db.execute(
+            "SELECT item_id, kind, size, storage_bytes, fingerprint, flags, parent_id, blake3 "
+            "FROM files WHERE gone_scan IS NULL"
+        )
+    )
+
+
+def test_a_rescan_skips_unchanged_folders_but_sees_a_file_changed_in_place(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    first = scan(inventory, [parse_address(str(docs))])
+    items = first.summary.added
+    listed = inventory.db.execute(
+        "SELECT COUNT(*) FROM files WHERE kind = 'folder' AND listing IS NOT NULL"
+    ).fetchone()[0]
+    assert (
+        listed
+        == inventory.db.execute("SELECT COUNT(*) FROM files WHERE kind = 'folder'").fetchone()[0]
+    )
+
+    generation = inventory.generation
+    second = scan(inventory, [parse_address(str(docs))])
+    assert second.summary.unchanged == items and inventory.generation == generation
+
+    # Same size, same names: only the file's own mtime and content tell; its folder's mtime
+    # does not change when a file in it is rewritten.
+    target = docs / "Old/minutes-2015.docx"
+    folder_mtime = (docs / "Old").stat().st_mtime_ns
+    old = target.read_bytes()
+    target.write_bytes(bytes(b ^ 0xFF for b in old))
+    os.utime(docs / "Old", ns=(folder_mtime, folder_mtime))
+    third = scan(inventory, [parse_address(str(docs))])
+    assert third.summary.changed == 1 and third.summary.gone == 0
+    assert third.summary.added + third.summary.changed + third.summary.unchanged == items
+
+    fresh = Inventory(tmp_path / "fresh.sqlite")
+    scan(fresh, [parse_address(str(docs))])
+    assert _rows(inventory) == _rows(fresh)
+
+
+def _cancel_after(batches: int, options: ProviderOptions) -> Callable[[int], None]:
+    """A progress callback that interrupts the scan after so many batches of items."""
+    seen: list[int] = []
+
+    def items(n: int) -> None:
+        seen.append(n)
+        if len(seen) >= batches:
+            options.cancel.set()
+
+    return items
+
+
+def test_an_interrupted_rescan_never_leaves_a_folder_vouching_for_old_rows(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    scan(inventory, [parse_address(str(docs))])
+    write(docs / "Old/minutes-2015.docx", b"rewritten")
+    (docs / "Downloads/annual-2023 (1).pdf").unlink()
+    write(docs / "Projects/new.txt", b"new")
+
+    for stop_after in range(1, 6):
+        options = ProviderOptions()
+        items = _cancel_after(stop_after, options)
+        scan(inventory, [parse_address(str(docs))], options, ScanProgress(items=items))
+    scan(inventory, [parse_address(str(docs))])
+    fresh = Inventory(tmp_path / "fresh.sqlite")
+    scan(fresh, [parse_address(str(docs))])
+    assert _rows(inventory) == _rows(fresh)
+
+
+def test_a_file_marked_gone_by_apply_makes_its_folder_listed_again(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    scan(inventory, [parse_address(str(docs))])
+    record = inventory.get(
+        "local",
+        inventory.files("kind = 'file'").__next__().account,
+        str(docs / "Old/minutes-2015.docx"),
+    )
+    assert record is not None
+    inventory.mark_gone("local", record.account, [record.item_id], 99)
+    folder = inventory.get("local", record.account, str(docs / "Old"))
+    assert folder is not None and folder.listing is None
+    scan(inventory, [parse_address(str(docs))])  # the file is still there: it comes back
+    again = inventory.get("local", record.account, record.item_id)
+    assert again is not None and not again.gone
 
 
 def test_files_that_vanish_or_change_while_scanning_are_skipped(tmp_path: Path) -> None:

@@ -49,12 +49,19 @@ class LocalProvider(Provider):
         account = local_account()
         sink.start_unit(account, root, incremental=False)
         cancel = self.options.cancel
+
+        def unchanged(folder: str, entries: int) -> None:
+            sink.unchanged(account, root, folder, entries)
+            sink.progress(items=entries)
+
         for batch in walk(
             root,
             account,
             cross_fs=self.options.cross_fs,
             problem=sink.problem,
             cancelled=cancel.is_set,
+            previous={} if self.options.full else sink.previous_listings(account, root),
+            unchanged=unchanged,
         ):
             for record in batch:
                 sink.add(record)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import errno
+import marshal
 import mimetypes
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
+
+import blake3
 
 from cleanup.records import (
     BROKEN_SYMLINK,
@@ -114,6 +117,65 @@ def describe(
     )
 
 
+_OPEN_FOLDER = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)  # a folder replaced by a link since it was seen is not followed
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_LIST_BY_FD = os.scandir in os.supports_fd  # entries are then lstat'ed relative to the folder
+_EXTRA_STAT = tuple(
+    name for name in ("st_flags", "st_file_attributes") if hasattr(os.stat_result, name)
+)  # where placeholders show (macOS, Windows)
+_SKIPPED = ("\0skipped",)  # marks a listing with an entry not taken, so it is never reused
+
+
+def _entry_key(name: str, st: os.stat_result) -> tuple[object, ...]:
+    """What of an entry's lstat its record depends on (not the access time)."""
+    key: tuple[object, ...] = (name, st[:7], st.st_mtime_ns, getattr(st, "st_blocks", 0))
+    if _EXTRA_STAT:
+        key += tuple(getattr(st, field) for field in _EXTRA_STAT)
+    return key
+
+
+def _listing(folder_st: os.stat_result, keys: list[tuple[object, ...]]) -> int:
+    """A 64-bit checksum of a folder's own lstat and its entries' (as SQLite stores integers)."""
+    body = marshal.dumps((folder_st[:7], folder_st.st_mtime_ns, keys))
+    return int.from_bytes(blake3.blake3(body).digest(8), "big", signed=True)
+
+
+Entries = list[tuple[str, os.stat_result]]
+
+
+def _list(folder: str) -> tuple[Entries, list[tuple[str, str]]]:
+    """A folder's entries with their lstat results, and (name, why) for those that failed.
+
+    An entry that vanished since the folder was read is simply left out.
+    """
+    if not _LIST_BY_FD:
+        with os.scandir(folder) as it:
+            return _stat_all(it)
+    fd = os.open(folder, _OPEN_FOLDER)
+    try:
+        with os.scandir(fd) as it:
+            return _stat_all(it)
+    finally:
+        os.close(fd)
+
+
+def _stat_all(entries: Iterator[os.DirEntry[str]]) -> tuple[Entries, list[tuple[str, str]]]:
+    found: Entries = []
+    failed: list[tuple[str, str]] = []
+    for entry in entries:
+        try:
+            found.append((entry.name, entry.stat(follow_symlinks=False)))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            failed.append((entry.name, exc.strerror or str(exc)))
+    return found, failed
+
+
 def walk(
     root: str,
     account: str,
@@ -121,46 +183,35 @@ def walk(
     cross_fs: bool = False,
     problem: Callable[[ScanProblem], None],
     cancelled: Callable[[], bool] = lambda: False,
+    previous: Mapping[str, int] | None = None,
+    unchanged: Callable[[str, int], None] = lambda folder, entries: None,
 ) -> Iterator[list[FileRecord]]:
-    """Yield the records of ``root`` and everything below it, one folder's entries at a time."""
+    """Yield the records of ``root`` and everything below it, one folder at a time.
+
+    Each folder's record comes with its own entries and carries ``listing``, a checksum of
+    its lstat and its entries' lstat results. A folder whose checksum equals ``previous[path]``
+    has exactly the entries it had: they are not yielded but counted through ``unchanged``
+    (its subfolders are still walked), so a rescan of an unchanged tree builds no record.
+    """
+    previous = previous or {}
     try:
         root_st = os.lstat(root)
     except OSError as exc:
         problem(ScanProblem(root, exc.strerror or str(exc)))
         return
-    yield [describe(root, os.path.basename(root) or root, root_st, account)]
+    name = os.path.basename(root) or root
     if not stat.S_ISDIR(root_st.st_mode):
+        yield [describe(root, name, root_st, account)]
         return
     root_dev = root_st.st_dev
-    stack = [root]
+    # (path, name, lstat, whether its record is known unchanged: its parent's listing held)
+    stack: list[tuple[str, str, os.stat_result, bool]] = [(root, name, root_st, False)]
     while stack:
         if cancelled():
             return
-        folder = stack.pop()
-        batch: list[FileRecord] = []
-        parent = os.path.dirname(os.path.join(folder, "x"))  # what dirname gives each entry
+        folder, name, folder_st, known = stack.pop()
         try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue  # vanished since the folder was listed
-                    except OSError as exc:
-                        problem(ScanProblem(entry.path, exc.strerror or str(exc)))
-                        continue
-                    record = describe(entry.path, entry.name, st, account, parent)
-                    if record.kind == "folder":
-                        if st.st_dev != root_dev and not cross_fs:
-                            problem(
-                                ScanProblem(
-                                    entry.path,
-                                    "another filesystem (mount point): not entered; use --cross-fs to include it",
-                                )
-                            )
-                            continue
-                        stack.append(entry.path)
-                    batch.append(record)
+            entries, failed = _list(folder)
         except FileNotFoundError:
             continue  # the folder vanished during the scan
         except OSError as exc:
@@ -168,18 +219,58 @@ def walk(
                 problem(ScanProblem(folder, "permission denied: folder not read"))
             else:
                 problem(ScanProblem(folder, exc.strerror or str(exc)))
-            yield [_unreadable(folder, account)]
+            yield [_unreadable(folder, name, folder_st, account)]
             continue
-        yield batch
+        prefix = folder if folder.endswith("/") else folder + "/"
+        keys: list[tuple[object, ...]] = [(entry_name, *_SKIPPED) for entry_name, _ in failed]
+        for entry_name, why in failed:
+            problem(ScanProblem(prefix + entry_name, why))
+        folders: list[tuple[str, str, os.stat_result]] = []
+        others = 0  # entries that are not folders
+        for entry_name, st in entries:
+            key = _entry_key(entry_name, st)
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                path = prefix + entry_name
+                if st.st_dev != root_dev and not cross_fs:
+                    problem(
+                        ScanProblem(
+                            path,
+                            "another filesystem (mount point): not entered; use --cross-fs to include it",
+                        )
+                    )
+                    key += _SKIPPED
+                else:
+                    folders.append((path, entry_name, st))
+            else:
+                others += 1
+                if stat.S_ISLNK(mode):
+                    key += (os.path.exists(prefix + entry_name),)  # a link breaks with its target
+            keys.append(key)
+        listing = _listing(folder_st, keys)
+        same = previous.get(folder) == listing
+        batch: list[FileRecord] = []
+        if not (same and known):
+            record = describe(folder, name, folder_st, account)
+            record.listing = listing
+            batch.append(record)
+        if same:
+            # Its entries, and itself when its parent's listing held too; subfolders count
+            # when they are listed.
+            unchanged(folder, others + (1 if known else 0))
+        else:
+            batch += [
+                describe(prefix + entry_name, entry_name, st, account, folder)
+                for entry_name, st in entries
+                if not stat.S_ISDIR(st.st_mode)
+            ]
+        stack += [(path, entry_name, st, same) for path, entry_name, st in folders]
+        if batch:
+            yield batch
 
 
-def _unreadable(folder: str, account: str) -> FileRecord:
+def _unreadable(folder: str, name: str, st: os.stat_result, account: str) -> FileRecord:
     """The folder again, marked so that nobody takes it for empty."""
-    try:
-        record = describe(folder, os.path.basename(folder), os.lstat(folder), account)
-    except OSError:
-        record = FileRecord(
-            PROVIDER, account, folder, folder, os.path.basename(folder), kind="folder"
-        )
+    record = describe(folder, name, st, account)
     record.flags = record.flags | {UNREADABLE}
     return record
