@@ -64,22 +64,23 @@ def _mtime_ns(fingerprint: str) -> int:
         return -1
 
 
-class _Changed(Exception):
-    pass
+class FileChanged(ValueError):
+    """The file is no longer the one the scan saw."""
 
 
-def _read_hash(
+def read_hash(
     path: str, key: CacheKey, algo: str, buffer: bytearray | None = None
 ) -> tuple[str, int]:
-    """Hash one file; raise _Changed when it is not the file the scan saw."""
+    """Hash one file; raise FileChanged when it is not the file the scan saw.
+
+    One fstat, after reading, tells both: another file (device, inode), or one written to
+    before or while it was read (size, mtime).
+    """
     fd = open_quietly(path)
     try:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != key:
-            raise _Changed("changed since it was scanned")
-        size = st.st_size
+        size = key[2]
         if size <= SMALL and algo != EDGES:
-            # One read of the size fstat gave: the check below sees a file that grew meanwhile.
+            # One read of the size the scan saw: the check below sees a file that grew meanwhile.
             data = os.read(fd, size)
             while len(data) < size and (more := os.read(fd, size - len(data))):
                 data += more
@@ -102,12 +103,14 @@ def _read_hash(
             while n := os.readv(fd, [buf]):
                 hasher.update(view[:n])
                 read += n
+                if read > size:
+                    raise FileChanged("changed since it was scanned")  # it grew: stop reading
                 if n < len(buf) and read >= size:
-                    break  # a short read at the size fstat gave is the end: no call to see EOF
+                    break  # a short read at the size the scan saw is the end: no call to see EOF
             digest = hasher.b64digest() if algo == QUICKXOR else hasher.hexdigest()
-        after = os.fstat(fd)
-        if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-            raise _Changed("changed while it was being read")
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != key:
+            raise FileChanged("changed since it was scanned")
         return digest, read
     finally:
         os.close(fd)
@@ -158,9 +161,9 @@ class _Hasher:
 
         def one(c: _Candidate, buffer: bytearray) -> tuple[_Candidate, str | None, int, str]:
             try:
-                digest, read = _read_hash(c.path, c.key, algo, buffer)
+                digest, read = read_hash(c.path, c.key, algo, buffer)
                 return c, digest, read, ""
-            except _Changed as exc:
+            except FileChanged as exc:
                 return c, None, 0, str(exc)
             except FileNotFoundError:
                 return c, None, 0, "vanished since it was scanned"

@@ -495,6 +495,22 @@ class Inventory:
             if by_algo:
                 self._touch()
 
+    def set_hashes_of(self, provider: str, values: Iterable[tuple[str, str, str, str]]) -> None:
+        """Store (account, item id, algorithm, value) content hashes, items found by their key."""
+        by_algo: dict[str, list[tuple[str, str, str, str]]] = {}
+        for account, item_id, algo, value in values:
+            if algo not in HASH_ALGORITHMS:
+                raise ValueError(f"unknown hash algorithm {algo}")
+            by_algo.setdefault(algo, []).append((value, provider, account, _key(item_id)))
+        with self._lock, self.transaction():
+            for algo, rows in by_algo.items():
+                self.db.executemany(
+                    f"UPDATE files SET {algo} = ? WHERE provider = ? AND account = ? AND item_id = ?",
+                    rows,
+                )
+            if by_algo:
+                self._touch()
+
     def set_content_kinds(self, values: Iterable[tuple[int, str]]) -> None:
         rows = [(k, r) for r, k in values]
         with self._lock, self.transaction():

@@ -6,12 +6,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from . import hashing_ahead
 from .errors import CleanupError
-from .hashing import HashStats, hash_candidates
+from .hashing import EDGES, HashStats, hash_candidates
 from .inventory import Inventory, ScanSummary, _key, _signature
 from .kinds import detect_kinds
 from .providers import Address, Provider, ProviderOptions, ProviderRegistry, load_providers
-from .records import FileRecord, Quota, ScanProblem
+from .records import BLAKE3, FileRecord, Quota, ScanProblem
 
 _FLUSH_EVERY = 2000
 
@@ -63,9 +64,15 @@ class InventorySink:
     """Receives a provider's records and writes only what changed since the last scan."""
 
     def __init__(
-        self, inventory: Inventory, provider: str, summary: ScanSummary, progress: ScanProgress
+        self,
+        inventory: Inventory,
+        provider: str,
+        summary: ScanSummary,
+        progress: ScanProgress,
+        ahead: hashing_ahead.HashingAhead | None = None,
     ) -> None:
         self.inventory = inventory
+        self.ahead = ahead
         self.provider = provider
         self.summary = summary
         self._progress = progress
@@ -120,7 +127,11 @@ class InventorySink:
             if unit is not None and record.listing is not None:
                 unit.listings[record.path] = record.listing
             old: int | None
-            if unit is None or unit.incremental or (unit.known is None and record.path == unit.root):
+            if (
+                unit is None
+                or unit.incremental
+                or (unit.known is None and record.path == unit.root)
+            ):
                 # A changes feed lists only what changed; ask the inventory what it held.
                 old = self.inventory.signature_of(self.provider, record.account, record.item_id)
             else:
@@ -139,6 +150,8 @@ class InventorySink:
             else:
                 self.summary.changed += 1
             self._pending.append(record)
+            if self.ahead is not None:
+                self.ahead.offer(record)
             if len(self._pending) >= _FLUSH_EVERY:
                 self._flush()
 
@@ -217,10 +230,13 @@ def scan(
     progress: ScanProgress | None = None,
     registry: ProviderRegistry | None = None,
     hash_workers: int = 4,
+    hash_ahead: bool = True,
 ) -> ScanResult:
     """Scan every address into the inventory, then hash duplicate candidates.
 
-    An address whose provider fails is reported in ``failed`` and the others go on.
+    An address whose provider fails is reported in ``failed`` and the others go on. With
+    ``hash_ahead``, a first scan of local folders hashes in a second process while it lists
+    (cleanup/hashing_ahead.py); the result is the same either way.
     """
     options = options or ProviderOptions()
     progress = progress or ScanProgress()
@@ -228,11 +244,18 @@ def scan(
     summary = ScanSummary(inventory.begin_scan([str(a) for a in addresses]))
     result = ScanResult(summary)
     status = "failed"
+    ahead = _hashing_ahead(inventory, addresses) if hash_ahead else None
     try:
         for address in addresses:
             provider_cls = registry.get(address.provider)
             provider: Provider = provider_cls(options)
-            sink = InventorySink(inventory, address.provider, summary, progress)
+            sink = InventorySink(
+                inventory,
+                address.provider,
+                summary,
+                progress,
+                ahead if address.provider == "local" else None,
+            )
             progress.stage(f"listing {address}")
             try:
                 provider.scan(address.target, sink)
@@ -242,14 +265,59 @@ def scan(
                 result.failed.append((str(address), str(exc)))
             finally:
                 sink.close()
-        if not inventory.hashing_is_current():  # an unchanged inventory has nothing to hash
+        covered = False  # whether hashing ahead did all the hashing there was to do
+        if ahead is not None:
             progress.stage("hashing")
-            result.hashing = hash_candidates(inventory, progress.hashed_bytes, hash_workers)
+            outcome, ahead = ahead.finish(), None
+            if outcome is not None:
+                _store(inventory, outcome)
+                result.hashing = outcome.stats
+                progress.hashed_bytes(outcome.stats.bytes_read)
+                covered = all(a.provider == "local" for a in addresses)
+        if not inventory.hashing_is_current():  # an unchanged inventory has nothing to hash
+            if not covered:
+                progress.stage("hashing")
+                result.hashing = hash_candidates(inventory, progress.hashed_bytes, hash_workers)
             progress.stage("recognising file kinds")
             detect_kinds(inventory)
             if not result.hashing.skipped and not options.cancel.is_set():
                 inventory.mark_hashing_current()
         status = "interrupted" if options.cancel.is_set() else "complete"
     finally:
+        if ahead is not None:
+            ahead.close()
         inventory.finish_scan(summary, status)
     return result
+
+
+def _hashing_ahead(
+    inventory: Inventory, addresses: Sequence[Address]
+) -> hashing_ahead.HashingAhead | None:
+    """A hashing process for a first scan of local folders, where one can run.
+
+    Only into an inventory with nothing in it yet: every file it will hold is then listed by
+    this scan, so the sizes seen while listing are all the sizes there are.
+    """
+    if not hashing_ahead.available():
+        return None
+    if not any(a.provider == "local" for a in addresses):
+        return None
+    if inventory.db.execute("SELECT 1 FROM files WHERE gone_scan IS NULL LIMIT 1").fetchone():
+        return None
+    try:
+        return hashing_ahead.HashingAhead()
+    except OSError:  # no process to spare: hash after the listing
+        return None
+
+
+def _store(inventory: Inventory, outcome: hashing_ahead.Outcome) -> None:
+    """Store what hashing ahead found where hash_candidates would have: the files table and the cache."""
+    inventory.set_hashes_of(
+        "local",
+        (
+            (account, item_id, BLAKE3, digest)
+            for key, digest in outcome.full.items()
+            for account, item_id in outcome.names[key]
+        ),
+    )
+    inventory.cache_hashes((key, EDGES, digest) for key, digest in outcome.edges.items())

@@ -1,0 +1,193 @@
+"""Hashing ahead: a second process hashes local files while the listing goes on.
+
+A first scan spends as long listing a tree into the inventory as it does reading the files
+that might be duplicates, and the two need different things: the listing is Python and
+SQLite, the reading is system calls. So, on Linux, a forked process takes the reading:
+as soon as the listing meets a second file of some size, both go to it, and every later
+file of that size too. It applies the same stages as ``hashing.hash_candidates`` (whole
+content up to ``SMALL``, first and last blocks above, whole content where those collide),
+so that afterwards the inventory holds exactly what ``hash_candidates`` would have stored.
+
+The process never touches the inventory (an SQLite connection must not cross a fork): it
+receives (path, key) pairs through a pipe and sends back the digests when the listing ends.
+If it fails, the scan falls back to hashing after the listing, as it does where fork is
+not available.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, Pipe
+
+from .hashing import EDGES, SMALL, CacheKey, HashStats, read_hash
+from .records import BLAKE3, PLACEHOLDER, FileRecord
+
+_BATCH = 512  # files per message: one per file would cost more than some files take to read
+_DONE = None
+
+
+def available() -> bool:
+    """Whether hashing ahead can run here: it needs fork (macOS's is unsafe with its frameworks)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the hashing process found: whole-content and edge digests by file key."""
+
+    full: dict[CacheKey, str] = field(default_factory=dict)
+    edges: dict[CacheKey, str] = field(default_factory=dict)
+    stats: HashStats = field(default_factory=HashStats)
+    names: dict[CacheKey, list[tuple[str, str]]] = field(default_factory=dict)  # (account, id)
+
+
+class HashingAhead:
+    """The listing's side: offer each new local file; ``finish`` returns what was hashed."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, tuple[CacheKey, str] | None] = {}  # size -> first file, until sent
+        self._names: dict[CacheKey, list[tuple[str, str]]] = {}
+        self._batch: list[tuple[str, CacheKey]] = []
+        to_child, self._send = Pipe(duplex=False)
+        self._receive, from_child = Pipe(duplex=False)
+        self._pid = os.fork()
+        if self._pid == 0:  # the hashing process
+            code = 1
+            try:
+                self._send.close()
+                self._receive.close()
+                _serve(to_child, from_child)
+                code = 0
+            except BaseException:  # noqa: BLE001 - interrupted with the scan, or the pipe closed
+                pass
+            finally:
+                os._exit(code)  # no atexit, no finalizers: the parent's state is not ours
+        to_child.close()
+        from_child.close()
+        self.broken = False
+
+    def offer(self, record: FileRecord) -> None:
+        """A file the listing just wrote: hashed when another file has its size."""
+        size = record.size
+        if (
+            record.kind != "file"
+            or size <= 0
+            or record.device is None
+            or record.inode is None
+            or PLACEHOLDER in record.flags
+        ):
+            return
+        key = (record.device, record.inode, size, _mtime_ns(record.fingerprint))
+        names = self._names.get(key)
+        if names is not None:  # another name of an inode already offered
+            names.append((record.account, record.item_id))
+            return
+        self._names[key] = [(record.account, record.item_id)]
+        if size not in self._first:
+            self._first[size] = (key, record.path)
+            return
+        first = self._first[size]
+        if first is not None:
+            self._first[size] = None
+            self._queue(first[1], first[0])
+        self._queue(record.path, key)
+
+    def _queue(self, path: str, key: CacheKey) -> None:
+        self._batch.append((path, key))
+        if len(self._batch) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch and not self.broken:
+            try:
+                self._send.send(self._batch)
+            except OSError:
+                self.broken = True
+        self._batch = []
+
+    def finish(self) -> Outcome | None:
+        """Wait for the hashing process; None if it failed (the caller hashes the usual way)."""
+        self._flush()
+        outcome: Outcome | None = None
+        try:
+            if not self.broken:
+                self._send.send(_DONE)
+                full, edges, stats = self._receive.recv()
+                outcome = Outcome(full, edges, stats, self._names)
+        except (OSError, EOFError):
+            outcome = None
+        finally:
+            self.close()
+        return outcome
+
+    def close(self) -> None:
+        """Stop the hashing process (it exits when its pipe closes) and reap it."""
+        for conn in (self._send, self._receive):
+            conn.close()
+        if self._pid:
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
+            self._pid = 0
+
+
+def _mtime_ns(fingerprint: str) -> int:
+    try:
+        return int(fingerprint.split(":")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _serve(requests: Connection, replies: Connection) -> None:
+    """The hashing process: the same stages as hash_candidates, as files arrive."""
+    full: dict[CacheKey, str] = {}
+    edges: dict[CacheKey, str] = {}
+    stats = HashStats()
+    # (size, edge digest) -> the files that have it, so that a match can be hashed whole
+    by_edges: dict[tuple[int, str], list[tuple[str, CacheKey]]] = defaultdict(list)
+    buffer = bytearray(1 << 20)
+
+    def hash_one(path: str, key: CacheKey, algo: str) -> str | None:
+        try:
+            digest, read = read_hash(path, key, algo, buffer)
+        except FileNotFoundError:
+            stats.skipped.append((path, "vanished since it was scanned"))
+            return None
+        except OSError as exc:
+            stats.skipped.append((path, exc.strerror or str(exc)))
+            return None
+        except ValueError as exc:  # changed since it was scanned
+            stats.skipped.append((path, str(exc)))
+            return None
+        stats.bytes_read += read
+        return digest
+
+    def whole(path: str, key: CacheKey) -> None:
+        digest = hash_one(path, key, BLAKE3)
+        stats.full_hashed += 1
+        if digest is not None:
+            full[key] = digest
+
+    while (batch := requests.recv()) is not _DONE:
+        for path, key in batch:
+            stats.size_candidates += 1
+            size = key[2]
+            if size <= SMALL:
+                whole(path, key)
+                continue
+            edge = hash_one(path, key, EDGES)
+            stats.edge_hashed += 1
+            if edge is None:
+                continue
+            edges[key] = edge
+            same = by_edges[(size, edge)]
+            same.append((path, key))
+            if len(same) == 2:
+                whole(*same[0])
+            if len(same) >= 2:
+                whole(path, key)
+    replies.send((full, edges, stats))

@@ -1,0 +1,103 @@
+"""A first scan hashes in a second process while it lists: the same inventory, sooner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.make_tree import build_tree
+from cleanup import hashing_ahead
+from cleanup.findings import find
+from cleanup.inventory import Inventory
+from cleanup.providers import parse_address
+from cleanup.records import FileRecord
+from cleanup.scan import scan
+from providers.local.walk import describe
+from tests.tree import clean_day_tree, write
+
+pytestmark = pytest.mark.skipif(
+    not hashing_ahead.available(), reason="hashing ahead needs fork (Linux)"
+)
+
+
+def _state(inventory: Inventory) -> tuple[object, ...]:
+    f = find(inventory)
+    return (
+        sorted((g.hash, tuple(g.files), g.reclaimable_bytes) for g in f.duplicates),
+        sorted(tuple(d.folders) for d in f.duplicate_folders),
+        sorted(inventory.db.execute("SELECT item_id, blake3 FROM files")),
+        sorted(inventory.db.execute("SELECT * FROM hash_cache")),
+    )
+
+
+@pytest.mark.parametrize("build", ["clean_day", "awkward"])
+def test_hashing_ahead_stores_exactly_what_hashing_after_the_listing_does(
+    tmp_path: Path, build: str
+) -> None:
+    root = tmp_path / "tree"
+    if build == "clean_day":
+        clean_day_tree(root)
+    else:
+        build_tree(root, files=400, seed=7)
+    results = {}
+    for ahead in (True, False):
+        inventory = Inventory(tmp_path / f"{ahead}.sqlite")
+        result = scan(inventory, [parse_address(str(root))], hash_ahead=ahead)
+        results[ahead] = (_state(inventory), result.hashing)
+    (state_ahead, stats_ahead), (state_after, stats_after) = results[True], results[False]
+    assert state_ahead == state_after
+    assert state_ahead[0], "the tree has duplicates"
+    assert (stats_ahead.full_hashed, stats_ahead.edge_hashed, stats_ahead.bytes_read) == (
+        stats_after.full_hashed,
+        stats_after.edge_hashed,
+        stats_after.bytes_read,
+    )
+
+
+def _record(path: Path) -> FileRecord:
+    return describe(str(path), path.name, os.lstat(path), "me")
+
+
+def test_a_file_that_changes_or_vanishes_before_it_is_read_is_skipped(tmp_path: Path) -> None:
+    data = os.urandom(100_000)
+    files = {name: write(tmp_path / f"{name}.bin", data) for name in "abcd"}
+    ahead = hashing_ahead.HashingAhead()
+    try:
+        # The first file of a size waits for a second one: meddle with it meanwhile.
+        ahead.offer(_record(files["a"]))
+        with open(files["a"], "ab") as f:
+            f.write(b"!")
+        ahead.offer(_record(files["b"]))
+        small = {name: write(tmp_path / f"{name}.txt", b"same") for name in "xyz"}
+        ahead.offer(_record(small["x"]))
+        small["x"].unlink()
+        ahead.offer(_record(small["y"]))
+        ahead.offer(_record(small["z"]))
+        outcome = ahead.finish()
+    finally:
+        ahead.close()
+    assert outcome is not None
+    reasons = dict(outcome.stats.skipped)
+    assert "changed" in reasons[str(files["a"])]
+    assert "vanished" in reasons[str(small["x"])]
+    keys = {os.path.basename(names[0][1]): key for key, names in outcome.names.items()}
+    assert outcome.full[keys["y.txt"]] == outcome.full[keys["z.txt"]]
+    assert keys["b.bin"] in outcome.edges and keys["a.bin"] not in outcome.full
+
+
+def test_a_failed_hashing_process_falls_back_to_hashing_after_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+
+    def broken(self: hashing_ahead.HashingAhead) -> None:
+        self.close()  # as if the process died: finish gets nothing back
+        return None
+
+    monkeypatch.setattr(hashing_ahead.HashingAhead, "finish", broken)
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    result = scan(inventory, [parse_address(str(docs))])
+    assert result.hashing.full_hashed > 0
+    assert find(inventory).duplicates
