@@ -201,6 +201,18 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def cleanup_command() -> list[str]:
+    """The console script pip installed beside this interpreter, as a user runs it.
+
+    Not whatever `cleanup` is first on PATH: version managers (pyenv, asdf) put a shell
+    shim there that starts a few processes of its own before Python (0.1 s here).
+    """
+    script = Path(sys.executable).parent / ("cleanup.exe" if os.name == "nt" else "cleanup")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "cleanup"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -234,9 +246,7 @@ def main() -> int:
     out = work / "out"
     out.mkdir(exist_ok=True)
     root = str(tree)
-    cleanup = (
-        [sys.executable, "-m", "cleanup.cli"] if shutil.which("cleanup") is None else ["cleanup"]
-    )
+    cleanup = cleanup_command()
 
     commands = {
         "jdupes": ["jdupes", "-r", "-q", "-0", root],
