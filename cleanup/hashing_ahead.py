@@ -21,6 +21,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe
+from typing import Any
 
 from .hashing import EDGES, SMALL, CacheKey, HashStats, read_hash
 from .records import BLAKE3, PLACEHOLDER, FileRecord
@@ -48,8 +49,9 @@ class HashingAhead:
     """The listing's side: offer each new local file; ``finish`` returns what was hashed."""
 
     def __init__(self) -> None:
-        self._first: dict[int, tuple[CacheKey, str] | None] = {}  # size -> first file, until sent
-        self._names: dict[CacheKey, list[tuple[str, str]]] = {}
+        # size -> the first file of that size, held until a second one comes (then None)
+        self._first: dict[int, _Held | None] = {}
+        self._names: dict[CacheKey, list[tuple[str, str]]] = {}  # (account, item id)
         self._batch: list[tuple[str, CacheKey]] = []
         to_child, self._send = Pipe(duplex=False)
         self._receive, from_child = Pipe(duplex=False)
@@ -71,31 +73,37 @@ class HashingAhead:
 
     def offer(self, record: FileRecord) -> None:
         """A file the listing just wrote: hashed when another file has its size."""
+        # Called for every file of a first scan: most have a size of their own, and cost a
+        # dictionary look-up; only names of hardlinked inodes need their key at once.
         size = record.size
         if (
             record.kind != "file"
             or size <= 0
-            or record.device is None
             or record.inode is None
             or PLACEHOLDER in record.flags
         ):
             return
-        key = (record.device, record.inode, size, _mtime_ns(record.fingerprint))
-        names = self._names.get(key)
-        if names is not None:  # another name of an inode already offered
-            names.append((record.account, record.item_id))
+        held = _held(record)
+        if record.links > 1:
+            key = _key(held)
+            names = self._names.get(key)
+            if names is not None:  # another name of an inode already offered
+                names.append((record.account, record.item_id))
+                return
+            self._names[key] = [(record.account, record.item_id)]
+        first = self._first.get(size, _NONE)
+        if first is _NONE:
+            self._first[size] = held
             return
-        self._names[key] = [(record.account, record.item_id)]
-        if size not in self._first:
-            self._first[size] = (key, record.path)
-            return
-        first = self._first[size]
         if first is not None:
             self._first[size] = None
-            self._queue(first[1], first[0])
-        self._queue(record.path, key)
+            self._queue(first)
+        self._queue(held)
 
-    def _queue(self, path: str, key: CacheKey) -> None:
+    def _queue(self, held: _Held) -> None:
+        key = _key(held)
+        path, account, item_id = held[0], held[1], held[2]
+        self._names.setdefault(key, [(account, item_id)])
         self._batch.append((path, key))
         if len(self._batch) >= _BATCH:
             self._flush()
@@ -135,11 +143,29 @@ class HashingAhead:
             self._pid = 0
 
 
-def _mtime_ns(fingerprint: str) -> int:
+# What is kept of a file until it is sent: path, account, item id, fingerprint, device, inode.
+_Held = tuple[str, str, str, str, int, int]
+_NONE: Any = object()
+
+
+def _held(record: FileRecord) -> _Held:
+    return (
+        record.path,
+        record.account,
+        record.item_id,
+        record.fingerprint,
+        record.device or 0,
+        record.inode or 0,
+    )
+
+
+def _key(held: _Held) -> CacheKey:
+    """(device, inode, size, mtime_ns), from the fingerprint "size:mtime_ns:inode"."""
     try:
-        return int(fingerprint.split(":")[1])
-    except (IndexError, ValueError):
-        return -1
+        size, mtime_ns, _ = held[3].split(":")
+        return (held[4], held[5], int(size), int(mtime_ns))
+    except ValueError:
+        return (held[4], held[5], -1, -1)
 
 
 def _serve(requests: Connection, replies: Connection) -> None:
