@@ -132,6 +132,10 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE files ADD COLUMN listing INTEGER;
     DROP INDEX files_by_path;
     """,
+    # 5: a rescan reads the folders' checksums through an index of the few rows that have one
+    """
+    CREATE INDEX files_listed ON files (provider, account) WHERE listing IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
