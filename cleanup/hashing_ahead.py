@@ -16,13 +16,12 @@ not available.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, Pipe
+from multiprocessing.connection import Connection
 from typing import Any
 
+from . import forking
 from .hashing import EDGES, SMALL, CacheKey, HashStats, read_hash
 from .records import BLAKE3, PLACEHOLDER, FileRecord
 
@@ -31,8 +30,8 @@ _DONE = None
 
 
 def available() -> bool:
-    """Whether hashing ahead can run here: it needs fork (macOS's is unsafe with its frameworks)."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
+    """Whether hashing ahead can run here (cleanup/forking.py)."""
+    return forking.available()
 
 
 @dataclass(slots=True)
@@ -53,22 +52,7 @@ class HashingAhead:
         self._first: dict[int, _Held | None] = {}
         self._names: dict[CacheKey, list[tuple[str, str]]] = {}  # (account, item id)
         self._batch: list[tuple[str, CacheKey]] = []
-        to_child, self._send = Pipe(duplex=False)
-        self._receive, from_child = Pipe(duplex=False)
-        self._pid = os.fork()
-        if self._pid == 0:  # the hashing process
-            code = 1
-            try:
-                self._send.close()
-                self._receive.close()
-                _serve(to_child, from_child)
-                code = 0
-            except BaseException:  # noqa: BLE001 - interrupted with the scan, or the pipe closed
-                pass
-            finally:
-                os._exit(code)  # no atexit, no finalizers: the parent's state is not ours
-        to_child.close()
-        from_child.close()
+        self._worker = forking.Worker(_serve)
         self.broken = False
 
     def offer(self, record: FileRecord) -> None:
@@ -111,7 +95,7 @@ class HashingAhead:
     def _flush(self) -> None:
         if self._batch and not self.broken:
             try:
-                self._send.send(self._batch)
+                self._worker.send(self._batch)
             except OSError:
                 self.broken = True
         self._batch = []
@@ -122,8 +106,8 @@ class HashingAhead:
         outcome: Outcome | None = None
         try:
             if not self.broken:
-                self._send.send(_DONE)
-                full, edges, stats = self._receive.recv()
+                self._worker.send(_DONE)
+                full, edges, stats = self._worker.receive()
                 outcome = Outcome(full, edges, stats, self._names)
         except (OSError, EOFError):
             outcome = None
@@ -133,14 +117,7 @@ class HashingAhead:
 
     def close(self) -> None:
         """Stop the hashing process (it exits when its pipe closes) and reap it."""
-        for conn in (self._send, self._receive):
-            conn.close()
-        if self._pid:
-            try:
-                os.waitpid(self._pid, 0)
-            except ChildProcessError:
-                pass
-            self._pid = 0
+        self._worker.close()
 
 
 # What is kept of a file until it is sent: path, account, item id, fingerprint, device, inode.
