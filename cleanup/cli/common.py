@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import humanize
 
-from ..inventory import Inventory
-from ..providers import ProviderOptions
+# Imported where used, so that `cleanup --version` and `--help` do not pay for them.
+if TYPE_CHECKING:
+    from ..inventory import Inventory
+    from ..providers import ProviderOptions
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -26,11 +27,15 @@ class Context:
 
     def inventory(self) -> Inventory:
         if self._inventory is None:
+            from ..inventory import Inventory
+
             self._inventory = Inventory(self.db_path)
         return self._inventory
 
     def provider_options(self, **kwargs: Any) -> ProviderOptions:
         """Options for providers, carrying the global --set settings (a command's own win)."""
+        from ..providers import ProviderOptions
+
         settings = {**self.settings, **kwargs.pop("settings", {})}
         return ProviderOptions(settings=settings, **kwargs)
 
@@ -82,6 +87,8 @@ def tally_options(command: Any) -> Any:
 
 def size(n: int | None) -> str:
     """A byte count for people: 1.2 GB."""
+    import humanize  # 1-2 ms to import, not needed by --version or scan -q
+
     return humanize.naturalsize(n or 0)
 
 
@@ -90,6 +97,8 @@ def when(ts: float | None) -> str:
     if ts is None:
         return "-"
     import datetime as dt
+
+    import humanize
 
     return humanize.naturaltime(dt.datetime.now() - dt.datetime.fromtimestamp(ts))
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from ..scan import ScanProgress
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @contextmanager
@@ -16,6 +18,8 @@ def scan_progress(enabled: bool) -> Iterator[ScanProgress]:
     if not enabled:
         yield ScanProgress()
         return
+    from tqdm import tqdm  # ~4 ms to import, only worth it for a terminal
+
     bars: dict[str, tqdm] = {}
 
     def bar(name: str, **kw: object) -> tqdm:
