@@ -201,6 +201,21 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def compile_bytecode() -> None:
+    """Compile cleanup's modules, as `pip install` does, so no run compiles its own.
+
+    An editable install, or an environment with PYTHONDONTWRITEBYTECODE set, would otherwise
+    compile every module from source in every measured run (50 to 70 ms here).
+    """
+    import importlib.util
+
+    for package in ("cleanup", "providers", "policies"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            for folder in spec.submodule_search_locations:
+                subprocess.run([sys.executable, "-m", "compileall", "-q", folder], check=True)
+
+
 def cleanup_command() -> list[str]:
     """The console script pip installed beside this interpreter, as a user runs it.
 
@@ -243,6 +258,7 @@ def main() -> int:
         print(f"  {built.files:,} files, {built.bytes / 1e6:,.0f} MB apparent", flush=True)
     tools = ensure_tools()
     print(f"Warming the page cache: {warm(tree) / 1e6:,.0f} MB read", flush=True)
+    compile_bytecode()
     out = work / "out"
     out.mkdir(exist_ok=True)
     root = str(tree)
