@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import mimetypes
 import os
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
-from .inventory import Inventory, StoredFile, _key, to_text
+from .inventory import Inventory, _unkey, to_text
 from .kinds import KINDS, extension_mismatch, kind_of
 from .records import (
     BLAKE3,
@@ -44,7 +46,20 @@ JUNK_PATTERNS = (
     "*.part",  # unfinished Firefox download
 )
 _LIVE_FILE = "gone_scan IS NULL AND kind = 'file'"
-_NOT_FREEING = " AND ".join(f"instr(flags, '{f}') = 0" for f in sorted(FREES_NOTHING))
+
+
+def _without(*flags: str) -> str:
+    """SQL: the row has none of ``flags``. Most rows have no flag at all, and that test comes
+    first: one comparison instead of a search per flag."""
+    return "(flags = '' OR (" + " AND ".join(f"instr(flags, '{f}') = 0" for f in flags) + "))"
+
+
+def _with(flag: str) -> str:
+    """SQL: the row has ``flag``."""
+    return f"(flags != '' AND instr(flags, '{flag}') > 0)"
+
+
+_NOT_FREEING = _without(*sorted(FREES_NOTHING))
 
 
 @dataclass(slots=True)
@@ -261,19 +276,6 @@ def _iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-def _finding(f: StoredFile, detail: str = "", storage: int | None = None) -> FileFinding:
-    return FileFinding(
-        f.provider,
-        f.account,
-        f.item_id,
-        f.path,
-        f.storage_bytes if storage is None else storage,
-        f.modified,
-        f.accessed,
-        detail,
-    )
-
-
 _JUNK = re.compile("|".join(fnmatch.translate(p) for p in JUNK_PATTERNS))
 
 
@@ -282,39 +284,195 @@ def is_junk(name: str) -> bool:
     return _JUNK.match(name.lower()) is not None
 
 
+def _like(glob: str) -> str:
+    """A LIKE pattern matching every name whose lower case matches ``glob``, and maybe more.
+
+    LIKE folds ASCII case only: the letters that other characters lower-case into (the Kelvin
+    sign gives 'k', 'İ' gives 'i' and a combining dot) match any one character, and '?'
+    (one character once lower-cased, maybe two before) matches any run. A character class
+    makes every name a candidate.
+    """
+    if "[" in glob:
+        return "%"
+    return "".join("%" if c in "*?" else "_" if c in "ik" else c for c in glob)
+
+
+# --- reading the inventory -------------------------------------------------------------
+
+# The queries below read most of the table. In row order that costs a third of what the
+# planner's own choice for "kind = 'file'" costs: the partial size index, through which
+# every row is then fetched again by its id.
+_FILES = "files NOT INDEXED"
+_HASHES = (BLAKE3, SHA256, MD5, QUICKXOR)  # a group's proof is the first of these its head has
+_ITEM_COLUMNS = (
+    "id, provider, account, item_id, path, path_raw, storage_bytes, version_bytes, modified, "
+    "accessed"
+)
+
+
+def _decoded(path: str, raw: bytes | None) -> str:
+    """A path as the inventory's records give it: from its bytes when they are not UTF-8."""
+    return path if raw is None else os.fsdecode(raw)
+
+
+@dataclass(slots=True)
+class _Item:
+    """What a listed row shows (_ITEM_COLUMNS), decoded as the inventory's records are."""
+
+    row: int
+    provider: str
+    account: str
+    item_id: str
+    path: str
+    storage_bytes: int
+    version_bytes: int
+    modified: float | None
+    accessed: float | None
+
+    @classmethod
+    def of(cls, columns: tuple[Any, ...]) -> _Item:
+        row, provider, account, item_id, path, raw, storage, versions, modified, accessed = columns
+        return cls(
+            row,
+            provider,
+            account,
+            _unkey(item_id),
+            _decoded(path, raw),
+            storage,
+            versions,
+            modified,
+            accessed,
+        )
+
+    def finding(self, detail: str = "", storage: int | None = None) -> FileFinding:
+        return FileFinding(
+            self.provider,
+            self.account,
+            self.item_id,
+            self.path,
+            self.storage_bytes if storage is None else storage,
+            self.modified,
+            self.accessed,
+            detail,
+        )
+
+
+def _by_ids(inventory: Inventory, columns: str, rows: list[int]) -> list[tuple[Any, ...]]:
+    """``columns`` of the given rows, in row order, in one query however many they are."""
+    if not rows:
+        return []
+    return inventory.db.execute(
+        f"SELECT {columns} FROM files WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (json.dumps(rows),),
+    ).fetchall()
+
+
 # --- duplicates ----------------------------------------------------------------------
 
 
-def duplicate_groups(inventory: Inventory) -> list[DuplicateGroup]:
-    """Groups of copies proven equal by a full-content hash, within one size."""
-    algos = (BLAKE3, MD5, SHA256, QUICKXOR)
-    hashed = inventory.db.execute(
-        f"SELECT id, {', '.join(algos)} FROM files WHERE {_LIVE_FILE} AND size > 0 "
-        f"AND {_NOT_FREEING} AND instr(flags, '{TRASHED}') = 0 "
-        f"AND ({' OR '.join(f'{a} IS NOT NULL' for a in algos)})"
-    ).fetchall()
-    # Only rows sharing a hash value with another row can be in a group; the rest, most of
-    # a tree, are never turned into records.
-    seen: Counter[tuple[int, str]] = Counter(
-        (i, v) for r in hashed for i, v in enumerate(r[1:]) if v
+@dataclass(slots=True)
+class _Member:
+    """A file sharing a full-content hash with another: what grouping it needs."""
+
+    row: int
+    provider: str
+    account: str
+    item_id: str
+    path: str
+    name: str  # as stored: folder signatures are made of stored names
+    parent_id: str | None
+    size: int
+    storage_bytes: int
+    modified: float | None
+    owner: str | None
+    hardlink: bool
+    links: int
+    device: int | None
+    inode: int | None
+    hashes: tuple[tuple[int, str], ...]  # (index in _HASHES, value) of those it has, in order
+
+
+_MEMBER_COLUMNS = (
+    "id, provider, account, item_id, path, path_raw, name, parent_id, size, storage_bytes, "
+    f"modified, owner, flags, links, device, inode, {', '.join(_HASHES)}"
+)
+
+
+def _member(columns: tuple[Any, ...]) -> _Member:
+    row, provider, account, item_id, path, raw, name, parent, size, storage = columns[:10]
+    modified, owner, flags, links, device, inode = columns[10:16]
+    return _Member(
+        row,
+        provider,
+        account,
+        _unkey(item_id),
+        _decoded(path, raw),
+        name,
+        parent,
+        size,
+        storage,
+        modified,
+        owner,
+        HARDLINK in flags.split(","),
+        links,
+        device,
+        inode,
+        tuple(filter(itemgetter(1), enumerate(columns[16:]))),
     )
-    rows = sorted(r[0] for r in hashed if any(v and seen[(i, v)] > 1 for i, v in enumerate(r[1:])))
-    by_size: dict[int, list[StoredFile]] = defaultdict(list)
-    for f in _by_rows(inventory, rows):
-        by_size[f.size].append(f)
+
+
+def _sharing_rows(inventory: Inventory) -> list[int]:
+    """Rows whose full-content hash another row has too: the only ones a group can hold."""
+    hashed = inventory.db.execute(
+        f"SELECT id, {', '.join(_HASHES)} FROM {_FILES} WHERE {_LIVE_FILE} AND size > 0 "
+        f"AND {_without(*sorted(FREES_NOTHING), TRASHED)} "
+        f"AND ({' OR '.join(f'{a} IS NOT NULL' for a in _HASHES)})"
+    ).fetchall()
+    rows: set[int] = set()
+    for i in range(1, len(_HASHES) + 1):
+        shared = {v for v, n in Counter(map(itemgetter(i), hashed)).items() if v and n > 1}
+        if shared:
+            rows.update(r[0] for r in hashed if r[i] in shared)
+    return sorted(rows)
+
+
+def _duplicates(inventory: Inventory) -> tuple[list[DuplicateGroup], list[tuple[_Member, str]]]:
+    """The duplicate groups, and each file in them with its group's id."""
+    by_size: dict[int, list[_Member]] = defaultdict(list)
+    for columns in _by_ids(inventory, _MEMBER_COLUMNS, _sharing_rows(inventory)):
+        member = _member(columns)
+        by_size[member.size].append(member)
     groups: list[DuplicateGroup] = []
+    grouped: list[tuple[_Member, str]] = []
     for size, files in by_size.items():
         for members, proof in _match(files):
             copies = _copies(members)
             if len(copies) > 1:
                 gid = hashlib.blake2b(proof.encode(), digest_size=8).hexdigest()
                 groups.append(DuplicateGroup(gid, size, proof, copies))
-    groups.sort(key=lambda g: (-g.reclaimable_bytes, g.files[0]))
-    return groups
+                grouped.extend((m, gid) for m in members)
+    # files[0] is the first copy's first path.
+    groups.sort(key=lambda g: (-g.reclaimable_bytes, g.copies[0].paths[0]))
+    return groups, grouped
 
 
-def _match(files: list[StoredFile]) -> Iterable[tuple[list[StoredFile], str]]:
-    """Union files of one size that share any full-content hash."""
+def duplicate_groups(inventory: Inventory) -> list[DuplicateGroup]:
+    """Groups of copies proven equal by a full-content hash, within one size."""
+    return _duplicates(inventory)[0]
+
+
+def _match(files: list[_Member]) -> list[tuple[list[_Member], str]]:
+    """Union files of one size that share any full-content hash.
+
+    Each group lists its files in their order, and groups come in the order of their first
+    file; the proof is the first hash of that file.
+    """
+    if all(len(f.hashes) == 1 for f in files):
+        # Most often each file has one hash: files with the same one are a group.
+        same: dict[tuple[int, str], list[_Member]] = defaultdict(list)
+        for f in files:
+            same[f.hashes[0]].append(f)
+        return [(g, _proof(g[0])) for g in same.values() if len(g) > 1]
     parent = list(range(len(files)))
 
     def find(i: int) -> int:
@@ -323,28 +481,25 @@ def _match(files: list[StoredFile]) -> Iterable[tuple[list[StoredFile], str]]:
             i = parent[i]
         return i
 
-    first_seen: dict[tuple[str, str], int] = {}
+    first_seen: dict[tuple[int, str], int] = {}
     for i, f in enumerate(files):
-        for algo in (BLAKE3, SHA256, MD5, QUICKXOR):
-            value = f.hashes.get(algo)
-            if not value:
-                continue
-            j = first_seen.setdefault((algo, value), i)
+        for hashed in f.hashes:
+            j = first_seen.setdefault(hashed, i)
             if j != i:
                 parent[find(i)] = find(j)
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(files)):
-        members[find(i)].append(i)
-    for idx in members.values():
-        if len(idx) < 2:
-            continue
-        head = files[idx[0]]
-        algo = next(a for a in (BLAKE3, SHA256, MD5, QUICKXOR) if head.hashes.get(a))
-        yield [files[i] for i in idx], f"{algo}:{head.hashes[algo]}"
+    members: dict[int, list[_Member]] = defaultdict(list)
+    for i, f in enumerate(files):
+        members[find(i)].append(f)
+    return [(g, _proof(g[0])) for g in members.values() if len(g) > 1]
 
 
-def _copies(files: list[StoredFile]) -> list[Copy]:
-    by_copy: dict[tuple[Any, ...], list[StoredFile]] = defaultdict(list)
+def _proof(head: _Member) -> str:
+    k, value = head.hashes[0]
+    return f"{_HASHES[k]}:{value}"
+
+
+def _copies(files: list[_Member]) -> list[Copy]:
+    by_copy: dict[tuple[Any, ...], list[_Member]] = defaultdict(list)
     for f in files:
         key = (
             (f.provider, f.device, f.inode)
@@ -354,10 +509,11 @@ def _copies(files: list[StoredFile]) -> list[Copy]:
         by_copy[key].append(f)
     copies = []
     for names in by_copy.values():
-        names.sort(key=lambda f: f.path)
+        if len(names) > 1:
+            names.sort(key=lambda f: f.path)
         head = names[0]
         # Removing a hardlinked file frees nothing unless every one of its names goes.
-        removable = not (HARDLINK in head.flags and len(names) < head.links)
+        removable = not (head.hardlink and len(names) < head.links)
         copies.append(
             Copy(
                 head.provider,
@@ -379,7 +535,10 @@ def _copies(files: list[StoredFile]) -> list[Copy]:
 
 @dataclass(slots=True)
 class _Folder:
-    record: StoredFile
+    item: _Item
+    name: str  # as its record names it: from the path's bytes when they are not UTF-8
+    parent_id: str | None
+    unknown: bool  # it, or a folder below it, could not be read
     children: list[str] = field(default_factory=list)  # folder ids
     files: int = 0  # direct files (any kind but folders)
     storage: int = 0  # direct files' storage
@@ -387,45 +546,52 @@ class _Folder:
     total_storage: int = 0
     signature_parts: list[str] = field(default_factory=list)
     unmatched: int = 0  # direct files with no duplicate elsewhere
-    unknown: bool = False  # it, or a folder below it, could not be read
     signature: str | None = None
 
 
-def _folders(
-    inventory: Inventory, content_ids: dict[tuple[str, str, str], str]
-) -> dict[tuple[str, str, str], _Folder]:
-    folders = {
-        (f.provider, f.account, f.item_id): _Folder(f, unknown=UNREADABLE in f.flags)
-        for f in inventory.files("kind = 'folder'")
-    }
-    for prov, acct, parent, name, item_key, storage in inventory.db.execute(
-        "SELECT provider, account, parent_id, name, item_id, storage_bytes FROM files "
-        "WHERE gone_scan IS NULL AND kind != 'folder' AND parent_id IS NOT NULL"
+def _fill_folders(
+    inventory: Inventory,
+    folders: dict[tuple[str, str, str], _Folder],
+    grouped: list[tuple[_Member, str]],
+    junk_below: Counter[tuple[str, str, str]],
+) -> tuple[int, int]:
+    """Direct files, their storage and signature parts, and the links of the folder tree.
+
+    ``junk_below`` counts each folder's direct junk files that are in no duplicate group.
+    Returns the count and storage of every present file, which the same pass sums.
+    """
+    files_total = storage_total = 0
+    for parent, provider, account, files, storage, regular, regular_storage in inventory.db.execute(
+        "SELECT parent_id, provider, account, count(*), sum(storage_bytes), sum(kind = 'file'), "
+        f"sum(CASE WHEN kind = 'file' THEN storage_bytes ELSE 0 END) FROM {_FILES} "
+        "WHERE gone_scan IS NULL AND kind != 'folder' GROUP BY parent_id, provider, account"
     ):
-        folder = folders.get((prov, acct, parent))
-        if folder is None:
-            continue
-        folder.files += 1
-        folder.storage += storage
-        content = content_ids.get((prov, acct, item_key))
-        if content is not None:
-            folder.signature_parts.append(f"f\0{name}\0{content}")
-        elif not is_junk(name):
-            folder.unmatched += 1
+        files_total += regular
+        storage_total += regular_storage
+        key = (provider, account, parent)
+        folder = folders.get(key) if parent is not None else None
+        if folder is not None:
+            folder.files, folder.storage = files, storage
+            folder.unmatched = files - junk_below[key]
+    for member, gid in grouped:
+        folder = folders.get((member.provider, member.account, member.parent_id))  # type: ignore[arg-type]
+        if folder is not None:
+            folder.signature_parts.append(f"f\0{member.name}\0{gid}")
+            folder.unmatched -= 1
     for key, folder in folders.items():
-        parent = folder.record.parent_id
+        parent = folder.parent_id
         if parent is not None and (key[0], key[1], parent) in folders and parent != key[2]:
             folders[(key[0], key[1], parent)].children.append(key[2])
-    return folders
+    return files_total, storage_total
 
 
 def _roll_up(folders: dict[tuple[str, str, str], _Folder]) -> None:
     """Totals and content signatures, children before parents."""
-    order = sorted(folders, key=lambda k: folders[k].record.path.count("/"), reverse=True)
+    order = sorted(folders, key=lambda k: folders[k].item.path.count("/"), reverse=True)
     for key in order:
         folder = folders[key]
         folder.total_files += folder.files
-        folder.total_storage += folder.storage + folder.record.storage_bytes
+        folder.total_storage += folder.storage + folder.item.storage_bytes
         parts = list(folder.signature_parts)
         complete = folder.unmatched == 0 and not folder.unknown
         for child_id in folder.children:
@@ -438,7 +604,7 @@ def _roll_up(folders: dict[tuple[str, str, str], _Folder]) -> None:
             if child.signature is None:
                 complete = False
             else:
-                parts.append(f"d\0{child.record.name}\0{child.signature}")
+                parts.append(f"d\0{child.name}\0{child.signature}")
         if complete and parts and folder.total_files > 0:
             folder.signature = hashlib.blake2b(
                 "\n".join(sorted(parts)).encode("utf-8", "surrogateescape"), digest_size=16
@@ -459,19 +625,41 @@ def duplicate_folders(
         if len(keys) < 2:
             continue
         # Skip when every folder's parent is itself a duplicated folder: the parent is the finding.
-        if all((k[0], k[1], folders[k].record.parent_id) in duplicated for k in keys):
+        if all((k[0], k[1], folders[k].parent_id) in duplicated for k in keys):
             continue
-        members = sorted((folders[k] for k in keys), key=lambda d: d.record.path)
+        members = sorted((folders[k] for k in keys), key=lambda d: d.item.path)
         out.append(
             DuplicateFolder(
                 signature[:16],
                 provider,
-                [d.record.path for d in members],
+                [d.item.path for d in members],
                 [d.total_files for d in members],
                 [d.total_storage for d in members],
             )
         )
     out.sort(key=lambda g: -g.reclaimable_bytes)
+    return out
+
+
+def _empty_folders(folders: dict[tuple[str, str, str], _Folder]) -> list[FileFinding]:
+    """Folders with no file anywhere below them, top-most only."""
+    out = []
+    for key, d in folders.items():
+        parent = d.parent_id
+        parent_folder = folders.get((key[0], key[1], parent)) if parent else None
+        top_most = parent_folder is None or parent_folder.total_files > 0
+        if d.total_files == 0 and not d.unknown and top_most and parent is not None:
+            out.append(d.item.finding())
+    out.sort(key=lambda x: x.path)
+    return out
+
+
+def _largest_folders(folders: dict[tuple[str, str, str], _Folder], top: int) -> list[FileFinding]:
+    out: list[FileFinding] = []
+    for d in sorted(folders.values(), key=lambda d: -d.total_storage):
+        if len(out) >= top:
+            break
+        out.append(d.item.finding(f"{d.total_files} files", storage=d.total_storage))
     return out
 
 
@@ -506,151 +694,173 @@ def _name_key(name: str) -> str:
     return ext
 
 
-def _by_rows(inventory: Inventory, rows: list[int]) -> Iterator[StoredFile]:
-    """Stored records by row id, in the order of ``rows``."""
-    for start in range(0, len(rows), 500):
-        part = rows[start : start + 500]
-        found = {f.row: f for f in inventory.files(f"id IN ({','.join('?' * len(part))})", part)}
-        yield from (found[r] for r in part if r in found)
+def _kinds(inventory: Inventory) -> dict[str, int]:
+    """Storage bytes by kind of the present files outside a trash."""
+    by_kind: dict[str, int] = {}
+    cache: dict[tuple[str | None, str | None, str], str] = {}
+    # A kind depends on the name only without a MIME type: the other rows group by type.
+    for content_kind, mime, name, raw, storage in inventory.db.execute(
+        "SELECT content_kind, mime, CASE WHEN coalesce(mime, '') = '' THEN name END, "
+        "CASE WHEN coalesce(mime, '') = '' THEN path_raw END, sum(storage_bytes) "
+        f"FROM {_FILES} WHERE {_LIVE_FILE} AND {_without(TRASHED)} "
+        "GROUP BY 1, 2, 3, 4"
+    ):
+        if raw is not None:
+            name = os.path.basename(os.fsdecode(raw))
+        name = name or ""
+        cache_key = (content_kind, mime, "" if mime else _name_key(name))
+        what = cache.get(cache_key)
+        if what is None:
+            what = cache[cache_key] = kind_of(content_kind, mime, name)
+        by_kind[what] = by_kind.get(what, 0) + storage
+    return {k: by_kind.get(k, 0) for k in KINDS}
+
+
+def _largest_files(inventory: Inventory, top: int) -> list[FileFinding]:
+    # Equal storage in the order the size index gave before: by size, then row.
+    rows = inventory.db.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM {_FILES} WHERE {_LIVE_FILE} "
+        "ORDER BY storage_bytes DESC, size, id LIMIT ?",
+        (top,),
+    )
+    return [_Item.of(r).finding() for r in rows]
+
+
+def _empty_files(inventory: Inventory) -> list[FileFinding]:
+    # Through the size index: the empty files are found without reading the others.
+    rows = inventory.db.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM files WHERE {_LIVE_FILE} AND size = 0 "
+        f"AND {_without(*sorted(FREES_NOTHING), NATIVE_DOC)} ORDER BY id"
+    )
+    return [_Item.of(r).finding() for r in rows]
+
+
+_CANDIDATE_COLUMNS = (
+    "kind, flags, name, content_kind, parent_id, device, path_raw IS NOT NULL, " + _ITEM_COLUMNS
+)
+
+
+def _candidates(
+    inventory: Inventory, o: FindingOptions, cutoff: float
+) -> Iterator[tuple[Any, ...]]:
+    """Every folder, and every row a per-item finding may list or that may be a junk file.
+
+    A superset: the tests in _survey decide. Most rows of a tree are in none of these findings
+    and never leave SQLite.
+    """
+    junk = " OR ".join("name LIKE ?" for _ in JUNK_PATTERNS)
+    return inventory.db.execute(
+        f"SELECT {_CANDIDATE_COLUMNS} FROM {_FILES} WHERE gone_scan IS NULL AND ("
+        f"kind = 'folder' OR {_with(TRASHED)} OR (kind = 'symlink' AND {_with(BROKEN_SYMLINK)}) "
+        "OR (kind = 'file' AND (version_bytes > 0 OR storage_bytes >= ? OR modified < ? "
+        f"OR content_kind != '')) OR path_raw IS NOT NULL OR {junk})",
+        (o.oversized_bytes, cutoff, *(_like(p) for p in JUNK_PATTERNS)),
+    )
+
+
+def _survey(
+    inventory: Inventory, o: FindingOptions
+) -> tuple[Findings, dict[tuple[str, str, str], _Folder]]:
+    """Every finding but what only the full listing shows (see find_totals), and the folders."""
+    out = Findings(o)
+    out.duplicates, grouped = _duplicates(inventory)
+    in_groups = {m.row for m, _ in grouped}
+    cutoff = o.now - o.stale_after_days * DAY
+    atime_ok = _meaningful_atime_devices()
+    folders: dict[tuple[str, str, str], _Folder] = {}
+    junk_below: Counter[tuple[str, str, str]] = Counter()
+    stale: list[_Item] = []
+    oversized: list[_Item] = []
+    junk: list[_Item] = []
+    mismatched: list[tuple[_Item, str]] = []
+    broken: list[_Item] = []
+    trashed: list[_Item] = []
+    versions: list[_Item] = []
+    for kind, flags, name, content_kind, parent, device, has_raw, *columns in _candidates(
+        inventory, o, cutoff
+    ):
+        item = _Item.of(tuple(columns))
+        if kind == "folder":
+            record_name = os.path.basename(item.path) if has_raw else name
+            folders[(item.provider, item.account, item.item_id)] = _Folder(
+                item, record_name, parent, UNREADABLE in flags.split(",")
+            )
+        elif parent is not None and item.row not in in_groups and is_junk(name):
+            junk_below[(item.provider, item.account, parent)] += 1
+        in_trash = TRASHED in flags
+        if in_trash:
+            trashed.append(item)
+        if kind == "symlink" and BROKEN_SYMLINK in flags:
+            broken.append(item)
+        if kind != "file":
+            continue
+        if item.version_bytes > 0:
+            versions.append(item)
+        if in_trash:
+            continue
+        if item.storage_bytes >= o.oversized_bytes:
+            oversized.append(item)
+        if (
+            item.modified is not None
+            and item.modified < cutoff
+            and not any(f in flags for f in FREES_NOTHING)
+            # Still read, though not modified, where the filesystem records reads.
+            and not (
+                (item.provider != "local" or device in atime_ok)
+                and item.accessed is not None
+                and item.accessed >= cutoff
+            )
+        ):
+            stale.append(item)
+        if has_raw:
+            name = os.path.basename(item.path)
+        if is_junk(name):
+            junk.append(item)
+        if content_kind and extension_mismatch(name, content_kind):
+            mismatched.append((item, content_kind))
+
+    out.files_total, out.storage_total = _fill_folders(inventory, folders, grouped, junk_below)
+    _roll_up(folders)
+    out.duplicate_folders = duplicate_folders(folders)
+    out.empty_folders = _empty_folders(folders)
+    out.empty_files = _empty_files(inventory)
+    # Details that cost a date conversion or a system call each are find()'s to fill in.
+    out.stale = sorted((i.finding() for i in stale), key=lambda x: x.modified or 0)
+    out.oversized = sorted((i.finding() for i in oversized), key=lambda x: -x.storage_bytes)
+    out.junk = sorted((i.finding() for i in junk), key=lambda x: x.path)
+    out.mismatched_extensions = sorted(
+        (i.finding(f"content is {what}") for i, what in mismatched), key=lambda x: x.path
+    )
+    out.broken_symlinks = [i.finding() for i in broken]
+    out.trash_billed = [i.finding("in the trash, still counted against the quota") for i in trashed]
+    out.old_versions = sorted(
+        (i.finding("older versions", storage=i.version_bytes) for i in versions),
+        key=lambda x: -x.storage_bytes,
+    )
+    return out, folders
+
+
+def find_totals(inventory: Inventory, options: FindingOptions | None = None) -> Findings:
+    """The findings a summary counts: every list whole, as find() gives it, for totals() and
+    the potential; but no kinds, no largest files or folders, and no stale or broken-link
+    details."""
+    return _survey(inventory, options or FindingOptions())[0]
 
 
 def find(inventory: Inventory, options: FindingOptions | None = None) -> Findings:
     """Compute every finding from the inventory."""
     o = options or FindingOptions()
-    out = Findings(o)
-    out.duplicates = duplicate_groups(inventory)
-    content_ids = {
-        (c.provider, c.account, _key(item_id)): g.id
-        for g in out.duplicates
-        for c in g.copies
-        for item_id in c.item_ids
-    }
-    folders = _folders(inventory, content_ids)
-    _roll_up(folders)
-    out.duplicate_folders = duplicate_folders(folders)
-
-    cutoff = o.now - o.stale_after_days * DAY
-    atime_ok = _meaningful_atime_devices()
-    # One pass over every present item: rows stay tuples, and only the items a finding lists
-    # become records.
-    stale: list[int] = []
-    oversized: list[int] = []
-    junk: list[int] = []
-    mismatched: dict[int, str] = {}
-    broken: list[int] = []
-    trashed: list[int] = []
-    versions: list[int] = []
-    kind_cache: dict[tuple[str | None, str | None, str], str] = {}
-    files_total = storage_total = 0
-    for (
-        row,
-        kind,
-        flags,
-        name,
-        raw,
-        content_kind,
-        mime,
-        storage,
-        version_bytes,
-        modified,
-        accessed,
-        provider,
-        device,
-    ) in inventory.db.execute(
-        "SELECT id, kind, flags, name, path_raw, content_kind, mime, storage_bytes, version_bytes, "
-        "modified, accessed, provider, device FROM files WHERE gone_scan IS NULL"
-    ):
-        in_trash = TRASHED in flags
-        if in_trash:
-            trashed.append(row)
-        if kind == "symlink" and BROKEN_SYMLINK in flags:
-            broken.append(row)
-        if kind != "file":
-            continue
-        files_total += 1
-        storage_total += storage
-        if version_bytes > 0:
-            versions.append(row)
-        if in_trash:
-            continue
-        if storage >= o.oversized_bytes:
-            oversized.append(row)
-        if (
-            modified is not None
-            and modified < cutoff
-            and not any(f in flags for f in FREES_NOTHING)
-            # Still read, though not modified, where the filesystem records reads.
-            and not (
-                (provider != "local" or device in atime_ok)
-                and accessed is not None
-                and accessed >= cutoff
-            )
-        ):
-            stale.append(row)
-        if raw is not None:
-            name = os.path.basename(os.fsdecode(raw))
-        if is_junk(name):
-            junk.append(row)
-        if content_kind and extension_mismatch(name, content_kind):
-            mismatched[row] = content_kind
-        cache_key = (content_kind, mime, "" if mime else _name_key(name))
-        what = kind_cache.get(cache_key)
-        if what is None:
-            what = kind_cache[cache_key] = kind_of(content_kind, mime, name)
-        out.kinds[what] = out.kinds.get(what, 0) + storage
-    out.files_total, out.storage_total = files_total, storage_total
-    out.kinds = {k: out.kinds.get(k, 0) for k in KINDS}
-
-    for f in _by_rows(inventory, stale):
-        out.stale.append(_finding(f, "not modified since " + (_iso(f.modified) or "?")[:10]))
-    out.stale.sort(key=lambda x: x.modified or 0)
-    out.oversized = [_finding(f) for f in _by_rows(inventory, oversized)]
-    out.oversized.sort(key=lambda x: -x.storage_bytes)
-    largest = inventory.db.execute(
-        f"SELECT id FROM files WHERE {_LIVE_FILE} ORDER BY storage_bytes DESC LIMIT ?", (o.top,)
-    ).fetchall()
-    ids = [r[0] for r in largest]
-    if ids:
-        rows = {f.row: f for f in inventory.files(f"id IN ({','.join('?' * len(ids))})", ids)}
-        out.largest_files = [_finding(rows[i]) for i in ids if i in rows]
-    top_folders = sorted(folders.values(), key=lambda d: -d.total_storage)
-    nested_in: set[str] = set()
-    for d in top_folders:
-        if len(out.largest_folders) >= o.top:
-            break
-        out.largest_folders.append(
-            _finding(d.record, f"{d.total_files} files", storage=d.total_storage)
-        )
-        nested_in.add(d.record.path)
-
-    for f in inventory.files(
-        f"{_LIVE_FILE} AND size = 0 AND {_NOT_FREEING} AND instr(flags, '{NATIVE_DOC}') = 0"
-    ):
-        out.empty_files.append(_finding(f))
-    for key, d in folders.items():
-        parent = d.record.parent_id
-        parent_folder = folders.get((key[0], key[1], parent)) if parent else None
-        top_most = parent_folder is None or parent_folder.total_files > 0
-        if d.total_files == 0 and not d.unknown and top_most and parent is not None:
-            out.empty_folders.append(_finding(d.record))
-    out.empty_folders.sort(key=lambda x: x.path)
-
-    out.junk = [_finding(f) for f in _by_rows(inventory, junk)]
-    out.junk.sort(key=lambda x: x.path)
-    for f in _by_rows(inventory, list(mismatched)):
-        out.mismatched_extensions.append(_finding(f, f"content is {mismatched[f.row]}"))
-    out.mismatched_extensions.sort(key=lambda x: x.path)
-
-    for f in _by_rows(inventory, broken):
+    out, folders = _survey(inventory, o)
+    for f in out.stale:
+        f.detail = "not modified since " + (_iso(f.modified) or "?")[:10]
+    for f in out.broken_symlinks:
         target = ""
         try:
             target = os.readlink(f.path) if f.provider == "local" else ""
         except OSError:
             pass
-        out.broken_symlinks.append(_finding(f, f"points to {target}" if target else ""))
-    for f in _by_rows(inventory, trashed):
-        out.trash_billed.append(_finding(f, "in the trash, still counted against the quota"))
-    for f in _by_rows(inventory, versions):
-        out.old_versions.append(_finding(f, "older versions", storage=f.version_bytes))
-    out.old_versions.sort(key=lambda x: -x.storage_bytes)
+        f.detail = f"points to {target}" if target else ""
+    out.kinds = _kinds(inventory)
+    out.largest_files = _largest_files(inventory, o.top)
+    out.largest_folders = _largest_folders(folders, o.top)
     return out

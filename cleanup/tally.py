@@ -220,17 +220,25 @@ class Regions:
 
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
-        self.accounts: dict[tuple[str, str], str] = {}
-        for q in inventory.quotas():
-            if q.extra.get("region"):
-                self.accounts[(q.provider, q.account)] = str(q.extra["region"])
-        rows = inventory.db.execute(
-            "SELECT provider, account, json_extract(extra, '$.region') FROM files "
-            "WHERE extra IS NOT NULL AND json_valid(extra) AND json_extract(extra, '$.region') IS NOT NULL "
-            "GROUP BY provider, account"
-        )
-        for provider, account, region in rows:
-            self.accounts.setdefault((provider, account), str(region))
+        self._accounts: dict[tuple[str, str], str] | None = None
+
+    @property
+    def accounts(self) -> dict[tuple[str, str], str]:
+        """(provider, account) -> region, read on first use: local bytes never ask for one."""
+        if self._accounts is None:
+            accounts: dict[tuple[str, str], str] = {}
+            for q in self.inventory.quotas():
+                if q.extra.get("region"):
+                    accounts[(q.provider, q.account)] = str(q.extra["region"])
+            rows = self.inventory.db.execute(
+                "SELECT provider, account, json_extract(extra, '$.region') FROM files "
+                "WHERE extra IS NOT NULL AND json_valid(extra) AND json_extract(extra, '$.region') IS NOT NULL "
+                "GROUP BY provider, account"
+            )
+            for provider, account, region in rows:
+                accounts.setdefault((provider, account), str(region))
+            self._accounts = accounts
+        return self._accounts
 
     def of(self, provider: str, account: str, extra: Mapping[str, Any] | None = None) -> str:
         """The normalised region code; EU when unknown."""
@@ -490,9 +498,11 @@ def _add_potential(
     if nbytes <= 0:
         return
     location = location_of(provider, declared if isinstance(declared, str) else None)
-    region = regions.of(provider, account)
     out.storage_bytes += nbytes
     out.by_location[location] = out.by_location.get(location, 0) + nbytes
+    if location == LOCAL:
+        return  # local bytes are worth nothing in any region: adding nothing changes nothing
+    region = regions.of(provider, account)
     out.per_year = out.per_year + estimate(nbytes, location, params, region)
     lag = params.lag_days(location)
     out.first_year = out.first_year + estimate(nbytes, location, params, region, lag_days=lag)

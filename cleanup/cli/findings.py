@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..findings import FileFinding, FindingOptions, Findings, find
+from ..findings import FileFinding, FindingOptions, Findings, find, find_totals
 from ..inventory import Inventory
 from ..tally import findings_potential_sentence
 from ..units import parse_age, parse_size
@@ -51,7 +51,8 @@ def summary_of(inventory: Inventory, options: FindingOptions) -> dict[str, Any]:
     key = f"scan-summary:{options.stale_after_days}:{options.oversized_bytes}:{day}"
 
     def compute() -> dict[str, Any]:
-        f = find(inventory, options)
+        # The totals and the potential only: no kinds, largest items or details to list.
+        f = find_totals(inventory, options)
         return {
             "files": f.files_total,
             "storage_bytes": f.storage_total,
