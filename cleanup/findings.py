@@ -367,6 +367,18 @@ def _by_ids(inventory: Inventory, columns: str, rows: list[int]) -> list[tuple[A
     ).fetchall()
 
 
+def _columns(inventory: Inventory, columns: tuple[str, ...], where: str) -> tuple[list[Any], ...]:
+    """Each of ``columns`` over the rows matching ``where``, as one list per column.
+
+    SQLite hands each column over as one JSON array: a single crossing into Python, where one
+    per row costs more than the rest of such a pass. For text and integers only (JSON would
+    round floating-point values).
+    """
+    arrays = ", ".join(f"json_group_array({c})" for c in columns)
+    texts = inventory.db.execute(f"SELECT {arrays} FROM {_FILES} WHERE {where}").fetchone()
+    return tuple(json.loads(t) for t in texts)
+
+
 # --- duplicates ----------------------------------------------------------------------
 
 
@@ -423,16 +435,17 @@ def _member(columns: tuple[Any, ...]) -> _Member:
 
 def _sharing_rows(inventory: Inventory) -> list[int]:
     """Rows whose full-content hash another row has too: the only ones a group can hold."""
-    hashed = inventory.db.execute(
-        f"SELECT id, {', '.join(_HASHES)} FROM {_FILES} WHERE {_LIVE_FILE} AND size > 0 "
-        f"AND {_without(*sorted(FREES_NOTHING), TRASHED)} "
-        f"AND ({' OR '.join(f'{a} IS NOT NULL' for a in _HASHES)})"
-    ).fetchall()
+    ids, *hashes = _columns(
+        inventory,
+        ("id", *_HASHES),
+        f"{_LIVE_FILE} AND size > 0 AND {_without(*sorted(FREES_NOTHING), TRASHED)} "
+        f"AND ({' OR '.join(f'{a} IS NOT NULL' for a in _HASHES)})",
+    )
     rows: set[int] = set()
-    for i in range(1, len(_HASHES) + 1):
-        shared = {v for v, n in Counter(map(itemgetter(i), hashed)).items() if v and n > 1}
+    for values in hashes:
+        shared = {v for v, n in Counter(values).items() if v and n > 1}
         if shared:
-            rows.update(r[0] for r in hashed if r[i] in shared)
+            rows.update(row for row, v in zip(ids, values, strict=True) if v in shared)
     return sorted(rows)
 
 
@@ -499,18 +512,22 @@ def _proof(head: _Member) -> str:
 
 
 def _copies(files: list[_Member]) -> list[Copy]:
-    by_copy: dict[tuple[Any, ...], list[_Member]] = defaultdict(list)
+    by_copy: dict[tuple[Any, ...], list[_Member]] = {}
     for f in files:
         key = (
             (f.provider, f.device, f.inode)
             if f.inode is not None
             else (f.provider, f.account, f.item_id)
         )
-        by_copy[key].append(f)
+        names = by_copy.get(key)
+        if names is None:
+            by_copy[key] = [f]
+        else:
+            names.append(f)
     copies = []
     for names in by_copy.values():
         if len(names) > 1:
-            names.sort(key=lambda f: f.path)
+            names.sort(key=_path)
         head = names[0]
         # Removing a hardlinked file frees nothing unless every one of its names goes.
         removable = not (head.hardlink and len(names) < head.links)
@@ -526,8 +543,16 @@ def _copies(files: list[_Member]) -> list[Copy]:
                 removable,
             )
         )
-    copies.sort(key=lambda c: (c.modified or 0, c.paths[0]))
+    copies.sort(key=_copy_order)
     return copies
+
+
+def _path(f: _Member) -> str:
+    return f.path
+
+
+def _copy_order(c: Copy) -> tuple[float, str]:
+    return (c.modified or 0, c.paths[0])
 
 
 # --- folders -------------------------------------------------------------------------
@@ -696,23 +721,36 @@ def _name_key(name: str) -> str:
 
 def _kinds(inventory: Inventory) -> dict[str, int]:
     """Storage bytes by kind of the present files outside a trash."""
+    # A kind depends on the name only without a MIME type: for the other rows it is left out,
+    # and the rows sum by content type and MIME type alone.
+    no_mime = "coalesce(mime, '') = ''"
+    content_kinds, mimes, names, raws, storage = _columns(
+        inventory,
+        (
+            "content_kind",
+            "mime",
+            f"CASE WHEN {no_mime} THEN name END",
+            f"CASE WHEN {no_mime} AND path_raw IS NOT NULL THEN hex(path_raw) END",
+            "storage_bytes",
+        ),
+        f"{_LIVE_FILE} AND {_without(TRASHED)}",
+    )
+    sums: dict[tuple[str | None, str | None, str | None, str | None], int] = {}
+    for key, nbytes in zip(
+        zip(content_kinds, mimes, names, raws, strict=True), storage, strict=True
+    ):
+        sums[key] = sums.get(key, 0) + nbytes
     by_kind: dict[str, int] = {}
     cache: dict[tuple[str | None, str | None, str], str] = {}
-    # A kind depends on the name only without a MIME type: the other rows group by type.
-    for content_kind, mime, name, raw, storage in inventory.db.execute(
-        "SELECT content_kind, mime, CASE WHEN coalesce(mime, '') = '' THEN name END, "
-        "CASE WHEN coalesce(mime, '') = '' THEN path_raw END, sum(storage_bytes) "
-        f"FROM {_FILES} WHERE {_LIVE_FILE} AND {_without(TRASHED)} "
-        "GROUP BY 1, 2, 3, 4"
-    ):
+    for (content_kind, mime, name, raw), nbytes in sums.items():
         if raw is not None:
-            name = os.path.basename(os.fsdecode(raw))
+            name = os.path.basename(os.fsdecode(bytes.fromhex(raw)))
         name = name or ""
         cache_key = (content_kind, mime, "" if mime else _name_key(name))
         what = cache.get(cache_key)
         if what is None:
             what = cache[cache_key] = kind_of(content_kind, mime, name)
-        by_kind[what] = by_kind.get(what, 0) + storage
+        by_kind[what] = by_kind.get(what, 0) + nbytes
     return {k: by_kind.get(k, 0) for k in KINDS}
 
 
@@ -735,6 +773,7 @@ def _empty_files(inventory: Inventory) -> list[FileFinding]:
     return [_Item.of(r).finding() for r in rows]
 
 
+# The first seven columns decide; the rest (from 7 on) are an _Item's.
 _CANDIDATE_COLUMNS = (
     "kind, flags, name, content_kind, parent_id, device, path_raw IS NOT NULL, " + _ITEM_COLUMNS
 )
@@ -769,55 +808,59 @@ def _survey(
     atime_ok = _meaningful_atime_devices()
     folders: dict[tuple[str, str, str], _Folder] = {}
     junk_below: Counter[tuple[str, str, str]] = Counter()
-    stale: list[_Item] = []
-    oversized: list[_Item] = []
-    junk: list[_Item] = []
-    mismatched: list[tuple[_Item, str]] = []
-    broken: list[_Item] = []
-    trashed: list[_Item] = []
-    versions: list[_Item] = []
-    for kind, flags, name, content_kind, parent, device, has_raw, *columns in _candidates(
-        inventory, o, cutoff
-    ):
-        item = _Item.of(tuple(columns))
+    # Rows as read (an _Item only for those listed): most are read for one test and dropped.
+    stale: list[tuple[Any, ...]] = []
+    oversized: list[tuple[Any, ...]] = []
+    junk: list[tuple[Any, ...]] = []
+    mismatched: list[tuple[tuple[Any, ...], str]] = []
+    broken: list[tuple[Any, ...]] = []
+    trashed: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
+    for r in _candidates(inventory, o, cutoff):
+        kind, flags, name, content_kind, parent, device, has_raw, row, provider, account = r[:10]
+        storage, version_bytes, modified, accessed = r[13:]
         if kind == "folder":
+            item = _Item.of(r[7:])
             record_name = os.path.basename(item.path) if has_raw else name
-            folders[(item.provider, item.account, item.item_id)] = _Folder(
+            folders[(provider, account, item.item_id)] = _Folder(
                 item, record_name, parent, UNREADABLE in flags.split(",")
             )
-        elif parent is not None and item.row not in in_groups and is_junk(name):
-            junk_below[(item.provider, item.account, parent)] += 1
+        elif parent is not None and row not in in_groups and is_junk(name):
+            junk_below[(provider, account, parent)] += 1
         in_trash = TRASHED in flags
         if in_trash:
-            trashed.append(item)
+            trashed.append(r)
         if kind == "symlink" and BROKEN_SYMLINK in flags:
-            broken.append(item)
+            broken.append(r)
         if kind != "file":
             continue
-        if item.version_bytes > 0:
-            versions.append(item)
+        if version_bytes > 0:
+            versions.append(r)
         if in_trash:
             continue
-        if item.storage_bytes >= o.oversized_bytes:
-            oversized.append(item)
+        if storage >= o.oversized_bytes:
+            oversized.append(r)
         if (
-            item.modified is not None
-            and item.modified < cutoff
+            modified is not None
+            and modified < cutoff
             and not any(f in flags for f in FREES_NOTHING)
             # Still read, though not modified, where the filesystem records reads.
             and not (
-                (item.provider != "local" or device in atime_ok)
-                and item.accessed is not None
-                and item.accessed >= cutoff
+                (provider != "local" or device in atime_ok)
+                and accessed is not None
+                and accessed >= cutoff
             )
         ):
-            stale.append(item)
+            stale.append(r)
         if has_raw:
-            name = os.path.basename(item.path)
+            name = os.path.basename(_Item.of(r[7:]).path)
         if is_junk(name):
-            junk.append(item)
+            junk.append(r)
         if content_kind and extension_mismatch(name, content_kind):
-            mismatched.append((item, content_kind))
+            mismatched.append((r, content_kind))
+
+    def listed(rows: list[tuple[Any, ...]], detail: str = "") -> list[FileFinding]:
+        return [_Item.of(r[7:]).finding(detail) for r in rows]
 
     out.files_total, out.storage_total = _fill_folders(inventory, folders, grouped, junk_below)
     _roll_up(folders)
@@ -825,16 +868,17 @@ def _survey(
     out.empty_folders = _empty_folders(folders)
     out.empty_files = _empty_files(inventory)
     # Details that cost a date conversion or a system call each are find()'s to fill in.
-    out.stale = sorted((i.finding() for i in stale), key=lambda x: x.modified or 0)
-    out.oversized = sorted((i.finding() for i in oversized), key=lambda x: -x.storage_bytes)
-    out.junk = sorted((i.finding() for i in junk), key=lambda x: x.path)
+    out.stale = sorted(listed(stale), key=lambda x: x.modified or 0)
+    out.oversized = sorted(listed(oversized), key=lambda x: -x.storage_bytes)
+    out.junk = sorted(listed(junk), key=lambda x: x.path)
     out.mismatched_extensions = sorted(
-        (i.finding(f"content is {what}") for i, what in mismatched), key=lambda x: x.path
+        (_Item.of(r[7:]).finding(f"content is {what}") for r, what in mismatched),
+        key=lambda x: x.path,
     )
-    out.broken_symlinks = [i.finding() for i in broken]
-    out.trash_billed = [i.finding("in the trash, still counted against the quota") for i in trashed]
+    out.broken_symlinks = listed(broken)
+    out.trash_billed = listed(trashed, "in the trash, still counted against the quota")
     out.old_versions = sorted(
-        (i.finding("older versions", storage=i.version_bytes) for i in versions),
+        (_Item.of(r[7:]).finding("older versions", storage=r[14]) for r in versions),
         key=lambda x: -x.storage_bytes,
     )
     return out, folders
