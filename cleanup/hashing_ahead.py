@@ -16,6 +16,8 @@ not available.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -23,6 +25,8 @@ from typing import Any
 
 from . import forking
 from .hashing import EDGES, SMALL, CacheKey, HashStats, read_hash
+from .kinds import HEAD, magic_available, recognise_buffer
+from .reading import open_quietly
 from .records import BLAKE3, PLACEHOLDER, FileRecord
 
 _BATCH = 512  # files per message: one per file would cost more than some files take to read
@@ -42,6 +46,7 @@ class Outcome:
     edges: dict[CacheKey, str] = field(default_factory=dict)
     stats: HashStats = field(default_factory=HashStats)
     names: dict[CacheKey, list[tuple[str, str]]] = field(default_factory=dict)  # (account, id)
+    kinds: dict[str, str] = field(default_factory=dict)  # duplicated content's digest -> MIME type
 
 
 class HashingAhead:
@@ -52,7 +57,8 @@ class HashingAhead:
         self._first: dict[int, _Held | None] = {}
         self._names: dict[CacheKey, list[tuple[str, str]]] = {}  # (account, item id)
         self._batch: list[tuple[str, CacheKey]] = []
-        self._worker = forking.Worker(_serve)
+        # libmagic is asked here first, so that a missing one is said once, by this process.
+        self._worker = forking.Worker(functools.partial(_serve, recognise=magic_available()))
         self.broken = False
 
     def offer(self, record: FileRecord) -> None:
@@ -107,8 +113,8 @@ class HashingAhead:
         try:
             if not self.broken:
                 self._worker.send(_DONE)
-                full, edges, stats = self._worker.receive()
-                outcome = Outcome(full, edges, stats, self._names)
+                full, edges, stats, kinds = self._worker.receive()
+                outcome = Outcome(full, edges, stats, self._names, kinds)
         except (OSError, EOFError):
             outcome = None
         finally:
@@ -145,9 +151,15 @@ def _key(held: _Held) -> CacheKey:
         return (held[4], held[5], -1, -1)
 
 
-def _serve(requests: Connection, replies: Connection) -> None:
-    """The hashing process: the same stages as hash_candidates, as files arrive."""
+def _serve(requests: Connection, replies: Connection, recognise: bool) -> None:
+    """The hashing process: the same stages as hash_candidates, as files arrive.
+
+    A content met a second time is a duplicate: its kind is recognised then, from its first
+    bytes (cleanup/kinds.py), once for all its copies.
+    """
     full: dict[CacheKey, str] = {}
+    first_of: dict[str, CacheKey] = {}  # digest -> the first file that had it
+    kinds: dict[str, str] = {}
     edges: dict[CacheKey, str] = {}
     stats = HashStats()
     # (size, edge digest) -> the files that have it, so that a match can be hashed whole
@@ -172,8 +184,13 @@ def _serve(requests: Connection, replies: Connection) -> None:
     def whole(path: str, key: CacheKey) -> None:
         digest = hash_one(path, key, BLAKE3)
         stats.full_hashed += 1
-        if digest is not None:
-            full[key] = digest
+        if digest is None:
+            return
+        full[key] = digest
+        if first_of.setdefault(digest, key) != key and recognise and digest not in kinds:
+            mime = _recognise(path)
+            if mime is not None:
+                kinds[digest] = mime
 
     while (batch := requests.recv()) is not _DONE:
         for path, key in batch:
@@ -193,4 +210,16 @@ def _serve(requests: Connection, replies: Connection) -> None:
                 whole(*same[0])
             if len(same) >= 2:
                 whole(path, key)
-    replies.send((full, edges, stats))
+    replies.send((full, edges, stats, kinds))
+
+
+def _recognise(path: str) -> str | None:
+    try:
+        fd = open_quietly(path)
+        try:
+            head = os.read(fd, HEAD)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    return recognise_buffer(head)

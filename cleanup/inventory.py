@@ -548,20 +548,21 @@ class Inventory:
             if by_algo:
                 self._touch()
 
-    def set_hashes_of(self, provider: str, values: Iterable[tuple[str, str, str, str]]) -> None:
-        """Store (account, item id, algorithm, value) content hashes, items found by their key."""
-        by_algo: dict[str, list[tuple[str, str, str, str]]] = {}
-        for account, item_id, algo, value in values:
-            if algo not in HASH_ALGORITHMS:
-                raise ValueError(f"unknown hash algorithm {algo}")
-            by_algo.setdefault(algo, []).append((value, provider, account, _key(item_id)))
+    def set_contents(
+        self, provider: str, values: Iterable[tuple[str, str, str, str | None]]
+    ) -> None:
+        """Store (account, item id, BLAKE3, content kind or None) of local files, found by key."""
+        rows = [
+            (blake3, kind, provider, account, _key(item_id))
+            for account, item_id, blake3, kind in values
+        ]
         with self._lock, self.transaction():
-            for algo, rows in by_algo.items():
-                self.db.executemany(
-                    f"UPDATE files SET {algo} = ? WHERE provider = ? AND account = ? AND item_id = ?",
-                    rows,
-                )
-            if by_algo:
+            self.db.executemany(
+                "UPDATE files SET blake3 = ?, content_kind = ? "
+                "WHERE provider = ? AND account = ? AND item_id = ?",
+                rows,
+            )
+            if rows:
                 self._touch()
 
     def set_content_kinds(self, values: Iterable[tuple[int, str]]) -> None:

@@ -12,7 +12,7 @@ from .hashing import EDGES, HashStats, hash_candidates
 from .inventory import Inventory, ScanSummary, _key, _signature
 from .kinds import detect_kinds
 from .providers import Address, Provider, ProviderOptions, ProviderRegistry, load_providers
-from .records import BLAKE3, FileRecord, Quota, ScanProblem
+from .records import FileRecord, Quota, ScanProblem
 
 _FLUSH_EVERY = 2000
 
@@ -279,7 +279,7 @@ def scan(
                 progress.stage("hashing")
                 result.hashing = hash_candidates(inventory, progress.hashed_bytes, hash_workers)
             progress.stage("recognising file kinds")
-            detect_kinds(inventory)
+            detect_kinds(inventory, duplicates=not covered)
             if not result.hashing.skipped and not options.cancel.is_set():
                 inventory.mark_hashing_current()
         status = "interrupted" if options.cancel.is_set() else "complete"
@@ -312,10 +312,11 @@ def _hashing_ahead(
 
 def _store(inventory: Inventory, outcome: hashing_ahead.Outcome) -> None:
     """Store what hashing ahead found where hash_candidates would have: the files table and the cache."""
-    inventory.set_hashes_of(
+    kinds = outcome.kinds
+    inventory.set_contents(
         "local",
         (
-            (account, item_id, BLAKE3, digest)
+            (account, item_id, digest, kinds.get(digest))
             for key, digest in outcome.full.items()
             for account, item_id in outcome.names[key]
         ),
