@@ -721,16 +721,16 @@ def _name_key(name: str) -> str:
 
 def _kinds(inventory: Inventory) -> dict[str, int]:
     """Storage bytes by kind of the present files outside a trash."""
-    # A kind depends on the name only without a MIME type: for the other rows it is left out,
-    # and the rows sum by content type and MIME type alone.
-    no_mime = "coalesce(mime, '') = ''"
+    # Without a content type, a MIME type decides alone: those rows sum by MIME type, and
+    # only the others bring their names (kind_of reads a name with the content type too).
+    by_name = "(content_kind != '' OR coalesce(mime, '') = '')"
     content_kinds, mimes, names, raws, storage = _columns(
         inventory,
         (
             "content_kind",
             "mime",
-            f"CASE WHEN {no_mime} THEN name END",
-            f"CASE WHEN {no_mime} AND path_raw IS NOT NULL THEN hex(path_raw) END",
+            f"CASE WHEN {by_name} THEN name END",
+            f"CASE WHEN {by_name} AND path_raw IS NOT NULL THEN hex(path_raw) END",
             "storage_bytes",
         ),
         f"{_LIVE_FILE} AND {_without(TRASHED)}",
@@ -741,15 +741,14 @@ def _kinds(inventory: Inventory) -> dict[str, int]:
     ):
         sums[key] = sums.get(key, 0) + nbytes
     by_kind: dict[str, int] = {}
-    cache: dict[tuple[str | None, str | None, str], str] = {}
+    cache: dict[tuple[str | None, str | None, str | None], str] = {}
     for (content_kind, mime, name, raw), nbytes in sums.items():
         if raw is not None:
             name = os.path.basename(os.fsdecode(bytes.fromhex(raw)))
-        name = name or ""
-        cache_key = (content_kind, mime, "" if mime else _name_key(name))
+        cache_key = (content_kind, mime, None if name is None else _name_key(name))
         what = cache.get(cache_key)
         if what is None:
-            what = cache[cache_key] = kind_of(content_kind, mime, name)
+            what = cache[cache_key] = kind_of(content_kind, mime, name or "")
         by_kind[what] = by_kind.get(what, 0) + nbytes
     return {k: by_kind.get(k, 0) for k in KINDS}
 
@@ -797,49 +796,54 @@ def _candidates(
     )
 
 
-def _survey(
-    inventory: Inventory, o: FindingOptions
-) -> tuple[Findings, dict[tuple[str, str, str], _Folder]]:
-    """Every finding but what only the full listing shows (see find_totals), and the folders."""
-    out = Findings(o)
-    out.duplicates, grouped = _duplicates(inventory)
-    in_groups = {m.row for m, _ in grouped}
+_Row = tuple[Any, ...]  # a row of _CANDIDATE_COLUMNS
+
+
+@dataclass(slots=True)
+class _Candidates:
+    """The candidate rows sorted out: each per-item finding's rows, as read, and the folders."""
+
+    folders: dict[tuple[str, str, str], _Folder] = field(default_factory=dict)
+    junk_below: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # see _fill_folders
+    stale: list[_Row] = field(default_factory=list)
+    oversized: list[_Row] = field(default_factory=list)
+    junk: list[_Row] = field(default_factory=list)
+    mismatched: list[tuple[_Row, str]] = field(default_factory=list)  # with the content type
+    broken: list[_Row] = field(default_factory=list)
+    trashed: list[_Row] = field(default_factory=list)
+    versions: list[_Row] = field(default_factory=list)
+
+
+def _sort_out(inventory: Inventory, o: FindingOptions, in_groups: set[int]) -> _Candidates:
+    """The tests of every per-item finding, on the candidate rows (``in_groups``: the rows in
+    duplicate groups, which are never junk below a folder)."""
+    out = _Candidates()
     cutoff = o.now - o.stale_after_days * DAY
     atime_ok = _meaningful_atime_devices()
-    folders: dict[tuple[str, str, str], _Folder] = {}
-    junk_below: Counter[tuple[str, str, str]] = Counter()
-    # Rows as read (an _Item only for those listed): most are read for one test and dropped.
-    stale: list[tuple[Any, ...]] = []
-    oversized: list[tuple[Any, ...]] = []
-    junk: list[tuple[Any, ...]] = []
-    mismatched: list[tuple[tuple[Any, ...], str]] = []
-    broken: list[tuple[Any, ...]] = []
-    trashed: list[tuple[Any, ...]] = []
-    versions: list[tuple[Any, ...]] = []
     for r in _candidates(inventory, o, cutoff):
         kind, flags, name, content_kind, parent, device, has_raw, row, provider, account = r[:10]
         storage, version_bytes, modified, accessed = r[13:]
         if kind == "folder":
             item = _Item.of(r[7:])
             record_name = os.path.basename(item.path) if has_raw else name
-            folders[(provider, account, item.item_id)] = _Folder(
+            out.folders[(provider, account, item.item_id)] = _Folder(
                 item, record_name, parent, UNREADABLE in flags.split(",")
             )
         elif parent is not None and row not in in_groups and is_junk(name):
-            junk_below[(provider, account, parent)] += 1
+            out.junk_below[(provider, account, parent)] += 1
         in_trash = TRASHED in flags
         if in_trash:
-            trashed.append(r)
+            out.trashed.append(r)
         if kind == "symlink" and BROKEN_SYMLINK in flags:
-            broken.append(r)
+            out.broken.append(r)
         if kind != "file":
             continue
         if version_bytes > 0:
-            versions.append(r)
+            out.versions.append(r)
         if in_trash:
             continue
         if storage >= o.oversized_bytes:
-            oversized.append(r)
+            out.oversized.append(r)
         if (
             modified is not None
             and modified < cutoff
@@ -851,34 +855,45 @@ def _survey(
                 and accessed >= cutoff
             )
         ):
-            stale.append(r)
+            out.stale.append(r)
         if has_raw:
             name = os.path.basename(_Item.of(r[7:]).path)
         if is_junk(name):
-            junk.append(r)
+            out.junk.append(r)
         if content_kind and extension_mismatch(name, content_kind):
-            mismatched.append((r, content_kind))
+            out.mismatched.append((r, content_kind))
+    return out
 
-    def listed(rows: list[tuple[Any, ...]], detail: str = "") -> list[FileFinding]:
-        return [_Item.of(r[7:]).finding(detail) for r in rows]
 
-    out.files_total, out.storage_total = _fill_folders(inventory, folders, grouped, junk_below)
+def _listed(rows: list[_Row], detail: str = "") -> list[FileFinding]:
+    return [_Item.of(r[7:]).finding(detail) for r in rows]
+
+
+def _survey(
+    inventory: Inventory, o: FindingOptions
+) -> tuple[Findings, dict[tuple[str, str, str], _Folder]]:
+    """Every finding but what only the full listing shows (see find_totals), and the folders."""
+    out = Findings(o)
+    out.duplicates, grouped = _duplicates(inventory)
+    c = _sort_out(inventory, o, {m.row for m, _ in grouped})
+    folders = c.folders
+    out.files_total, out.storage_total = _fill_folders(inventory, folders, grouped, c.junk_below)
     _roll_up(folders)
     out.duplicate_folders = duplicate_folders(folders)
     out.empty_folders = _empty_folders(folders)
     out.empty_files = _empty_files(inventory)
     # Details that cost a date conversion or a system call each are find()'s to fill in.
-    out.stale = sorted(listed(stale), key=lambda x: x.modified or 0)
-    out.oversized = sorted(listed(oversized), key=lambda x: -x.storage_bytes)
-    out.junk = sorted(listed(junk), key=lambda x: x.path)
+    out.stale = sorted(_listed(c.stale), key=lambda x: x.modified or 0)
+    out.oversized = sorted(_listed(c.oversized), key=lambda x: -x.storage_bytes)
+    out.junk = sorted(_listed(c.junk), key=lambda x: x.path)
     out.mismatched_extensions = sorted(
-        (_Item.of(r[7:]).finding(f"content is {what}") for r, what in mismatched),
+        (_Item.of(r[7:]).finding(f"content is {what}") for r, what in c.mismatched),
         key=lambda x: x.path,
     )
-    out.broken_symlinks = listed(broken)
-    out.trash_billed = listed(trashed, "in the trash, still counted against the quota")
+    out.broken_symlinks = _listed(c.broken)
+    out.trash_billed = _listed(c.trashed, "in the trash, still counted against the quota")
     out.old_versions = sorted(
-        (_Item.of(r[7:]).finding("older versions", storage=r[14]) for r in versions),
+        (_Item.of(r[7:]).finding("older versions", storage=r[14]) for r in c.versions),
         key=lambda x: -x.storage_bytes,
     )
     return out, folders

@@ -486,6 +486,11 @@ def potential_of_findings(findings: Any, inventory: Inventory, params: Parameter
     return out
 
 
+# A summary values thousands of items of a few providers: each provider's location is
+# worked out once.
+_location_of = functools.lru_cache(maxsize=256)(location_of)
+
+
 def _add_potential(
     out: Potential,
     provider: str,
@@ -497,7 +502,7 @@ def _add_potential(
 ) -> None:
     if nbytes <= 0:
         return
-    location = location_of(provider, declared if isinstance(declared, str) else None)
+    location = _location_of(provider, declared if isinstance(declared, str) else None)
     out.storage_bytes += nbytes
     out.by_location[location] = out.by_location.get(location, 0) + nbytes
     if location == LOCAL:
