@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cleanup import forking
 from cleanup.cli import main
 from cleanup.findings import find
 from cleanup.inventory import Inventory
@@ -193,7 +195,20 @@ def _rows(inventory: Inventory) -> set[tuple]:
     )
 
 
-def test_a_rescan_skips_unchanged_folders_but_sees_a_file_changed_in_place(tmp_path: Path) -> None:
+@pytest.fixture(params=["one process", "read ahead"])
+def rescan_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Rescans read known folders in two processes from READ_AHEAD_MIN folders: test both."""
+    if request.param == "read ahead":
+        if not forking.available():
+            pytest.skip("reading ahead needs fork (Linux)")
+        walk_module = importlib.import_module("providers.local.walk")  # the package exports walk()
+        monkeypatch.setattr(walk_module, "READ_AHEAD_MIN", 1)
+    return str(request.param)
+
+
+def test_a_rescan_skips_unchanged_folders_but_sees_a_file_changed_in_place(
+    tmp_path: Path, rescan_mode: str
+) -> None:
     docs = clean_day_tree(tmp_path / "Documents")
     inventory = Inventory(tmp_path / "inv.sqlite")
     first = scan(inventory, [parse_address(str(docs))])
@@ -238,7 +253,9 @@ def _cancel_after(batches: int, options: ProviderOptions) -> Callable[[int], Non
     return items
 
 
-def test_an_interrupted_rescan_never_leaves_a_folder_vouching_for_old_rows(tmp_path: Path) -> None:
+def test_an_interrupted_rescan_never_leaves_a_folder_vouching_for_old_rows(
+    tmp_path: Path, rescan_mode: str
+) -> None:
     docs = clean_day_tree(tmp_path / "Documents")
     inventory = Inventory(tmp_path / "inv.sqlite")
     scan(inventory, [parse_address(str(docs))])

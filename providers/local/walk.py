@@ -8,10 +8,13 @@ import mimetypes
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing.connection import Connection
 
 import blake3
 
+from cleanup import forking
 from cleanup.records import (
     BROKEN_SYMLINK,
     HARDLINK,
@@ -176,6 +179,48 @@ def _stat_all(entries: Iterator[os.DirEntry[str]]) -> tuple[Entries, list[tuple[
     return found, failed
 
 
+@dataclass(slots=True)
+class Listed:
+    """One folder as read: the checksum of its entries, and what the walk does with them."""
+
+    listing: int
+    entries: Entries  # left empty by the read-ahead process when the listing held
+    others: int  # entries that are not folders
+    folders: list[tuple[str, str, os.stat_result]]  # subfolders to walk: path, name, lstat
+    problems: list[ScanProblem]
+
+
+def read_folder(folder: str, folder_st: os.stat_result, root_dev: int, cross_fs: bool) -> Listed:
+    """List a folder, lstat its entries and work out its checksum; raises OSError."""
+    entries, failed = _list(folder)
+    prefix = folder if folder.endswith("/") else folder + "/"
+    problems = [ScanProblem(prefix + name, why) for name, why in failed]
+    keys: list[tuple[object, ...]] = [(name, *_SKIPPED) for name, _ in failed]
+    folders: list[tuple[str, str, os.stat_result]] = []
+    others = 0
+    for name, st in entries:
+        key = _entry_key(name, st)
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            path = prefix + name
+            if st.st_dev != root_dev and not cross_fs:
+                problems.append(
+                    ScanProblem(
+                        path,
+                        "another filesystem (mount point): not entered; use --cross-fs to include it",
+                    )
+                )
+                key += _SKIPPED
+            else:
+                folders.append((path, name, st))
+        else:
+            others += 1
+            if stat.S_ISLNK(mode):
+                key += (os.path.exists(prefix + name),)  # a link breaks with its target
+        keys.append(key)
+    return Listed(_listing(folder_st, keys), entries, others, folders, problems)
+
+
 def walk(
     root: str,
     account: str,
@@ -204,69 +249,109 @@ def walk(
         yield [describe(root, name, root_st, account)]
         return
     root_dev = root_st.st_dev
+    ahead = read_ahead(previous, root_dev, cross_fs)
     # (path, name, lstat, whether its record is known unchanged: its parent's listing held)
     stack: list[tuple[str, str, os.stat_result, bool]] = [(root, name, root_st, False)]
     while stack:
         if cancelled():
             return
         folder, name, folder_st, known = stack.pop()
-        try:
-            entries, failed = _list(folder)
-        except FileNotFoundError:
-            continue  # the folder vanished during the scan
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                problem(ScanProblem(folder, "permission denied: folder not read"))
-            else:
-                problem(ScanProblem(folder, exc.strerror or str(exc)))
-            yield [_unreadable(folder, name, folder_st, account)]
-            continue
-        prefix = folder if folder.endswith("/") else folder + "/"
-        keys: list[tuple[object, ...]] = [(entry_name, *_SKIPPED) for entry_name, _ in failed]
-        for entry_name, why in failed:
-            problem(ScanProblem(prefix + entry_name, why))
-        folders: list[tuple[str, str, os.stat_result]] = []
-        others = 0  # entries that are not folders
-        for entry_name, st in entries:
-            key = _entry_key(entry_name, st)
-            mode = st.st_mode
-            if stat.S_ISDIR(mode):
-                path = prefix + entry_name
-                if st.st_dev != root_dev and not cross_fs:
-                    problem(
-                        ScanProblem(
-                            path,
-                            "another filesystem (mount point): not entered; use --cross-fs to include it",
-                        )
-                    )
-                    key += _SKIPPED
+        read = ahead.pop(folder, None)
+        if read is not None and read[0] == _own_key(folder_st):
+            listed = read[1]  # read meanwhile, and the folder is still the one seen
+        else:
+            try:
+                listed = read_folder(folder, folder_st, root_dev, cross_fs)
+            except FileNotFoundError:
+                continue  # the folder vanished during the scan
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    problem(ScanProblem(folder, "permission denied: folder not read"))
                 else:
-                    folders.append((path, entry_name, st))
-            else:
-                others += 1
-                if stat.S_ISLNK(mode):
-                    key += (os.path.exists(prefix + entry_name),)  # a link breaks with its target
-            keys.append(key)
-        listing = _listing(folder_st, keys)
-        same = previous.get(folder) == listing
+                    problem(ScanProblem(folder, exc.strerror or str(exc)))
+                yield [_unreadable(folder, name, folder_st, account)]
+                continue
+        for found in listed.problems:
+            problem(found)
+        same = previous.get(folder) == listed.listing
         batch: list[FileRecord] = []
         if not (same and known):
             record = describe(folder, name, folder_st, account)
-            record.listing = listing
+            record.listing = listed.listing
             batch.append(record)
         if same:
             # Its entries, and itself when its parent's listing held too; subfolders count
             # when they are listed.
-            unchanged(folder, others + (1 if known else 0))
+            unchanged(folder, listed.others + (1 if known else 0))
         else:
+            prefix = folder if folder.endswith("/") else folder + "/"
             batch += [
                 describe(prefix + entry_name, entry_name, st, account, folder)
-                for entry_name, st in entries
+                for entry_name, st in listed.entries
                 if not stat.S_ISDIR(st.st_mode)
             ]
-        stack += [(path, entry_name, st, same) for path, entry_name, st in folders]
+        stack += [(path, entry_name, st, same) for path, entry_name, st in listed.folders]
         if batch:
             yield batch
+
+
+# --- reading ahead: a rescan reads the folders it knows in two processes ---------------------
+
+READ_AHEAD_MIN = 256  # known folders; below this a second process costs more than it saves
+
+
+def _own_key(st: os.stat_result) -> tuple[object, ...]:
+    return (st[:7], st.st_mtime_ns)
+
+
+def read_ahead(
+    previous: Mapping[str, int], root_dev: int, cross_fs: bool
+) -> dict[str, tuple[tuple[object, ...], Listed]]:
+    """Folder -> (its lstat key, Listed), read before the walk for a rescan, in two processes.
+
+    A rescan's time is one lstat per entry; the folders the last scan listed are known, so a
+    forked process reads every other one while this one reads the rest. The walk takes a
+    result only for a folder it reaches whose lstat is still the one read here; anything else
+    it reads itself. The other process sends back only the folders whose listing held, without
+    their entries (the walk needs none of those).
+    """
+    if len(previous) < READ_AHEAD_MIN or not forking.available():
+        return {}
+    folders = sorted(previous)
+
+    def read(part: list[str], keep_entries: bool) -> dict[str, tuple[tuple[object, ...], Listed]]:
+        results = {}
+        for folder in part:
+            try:
+                st = os.lstat(folder)
+                if not stat.S_ISDIR(st.st_mode):
+                    continue
+                listed = read_folder(folder, st, root_dev, cross_fs)
+            except OSError:
+                continue  # the walk meets it again, and says what is wrong
+            if not keep_entries:
+                if listed.listing != previous[folder]:
+                    continue
+                listed.entries = []
+            results[folder] = (_own_key(st), listed)
+        return results
+
+    def serve(requests: Connection, replies: Connection) -> None:
+        replies.send(read(folders[1::2], keep_entries=False))
+
+    try:
+        worker = forking.Worker(serve)
+    except OSError:
+        return {}
+    try:
+        ours = read(folders[0::2], keep_entries=True)
+        try:
+            ours.update(worker.receive())
+        except (EOFError, OSError):
+            pass  # the walk reads the other half itself
+    finally:
+        worker.close()
+    return ours
 
 
 def _unreadable(folder: str, name: str, st: os.stat_result, account: str) -> FileRecord:
