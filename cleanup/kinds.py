@@ -86,7 +86,8 @@ def kind_of(content_mime: str | None, declared_mime: str | None, name: str) -> s
     if kind == "other":  # unrecognised content (random bytes are octet-stream): ask the name
         kind = kind_of_mime(declared_mime) if declared_mime else kind_of_name(name)
     elif kind == "archives" and kind_of_name(name) == "documents":
-        kind = "documents"  # an Office document or e-book is a zip inside: libmagic may say only that
+        # An Office document or e-book is a zip inside: libmagic may say only that.
+        kind = "documents"
     return kind
 
 
