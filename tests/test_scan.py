@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import mimetypes
 import os
 import re
 import shutil
@@ -460,3 +461,29 @@ def test_remembered_results_last_until_the_files_change(tmp_path: Path) -> None:
     scan(inventory, [parse_address(str(docs))])
     inventory.remember("k", compute)
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "report.pdf",
+        "A.PDF",
+        "a.tar.gz",
+        "b.TGZ",
+        "x.gz",
+        "..x",
+        "...",
+        "a:b.txt",
+        ".bashrc",
+        ".x.pdf",
+        "noext",
+        "x.",
+        "y.svgz",
+        "photo.JPG",
+        "photo.jpg",
+    ],
+)
+def test_the_mime_type_of_a_name_is_what_mimetypes_says(name: str) -> None:
+    walk_module = importlib.import_module("providers.local.walk")
+    for _ in range(2):  # the second time from the cache
+        assert walk_module._guess_mime(name) == mimetypes.guess_type(name, strict=False)[0]

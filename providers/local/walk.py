@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.connection import Connection
+from typing import Any
 
 import blake3
 
@@ -51,9 +52,27 @@ def storage_bytes(st: os.stat_result) -> int:
     return blocks * 512 if blocks is not None else st.st_size
 
 
+_BY_EXTENSION: dict[str, str | None] = {}  # extensions that decide alone, as written
+
+
 def _guess_mime(name: str) -> str | None:
     """The MIME type a name's extension suggests, worked out once per extension."""
     dot = name.rfind(".")
+    simple = dot > 0 and name[0] != "." and ":" not in name
+    if simple and (found := _BY_EXTENSION.get(name[dot:], _UNKNOWN)) is not _UNKNOWN:
+        return found  # called for every file of every first scan: one look-up
+    mime = _guess_mime_slowly(name, dot)
+    if simple and len(_BY_EXTENSION) < 4096:
+        ext = name[dot:].lower()
+        if ext not in mimetypes.encodings_map and ext not in mimetypes.suffix_map:
+            _BY_EXTENSION[name[dot:]] = mime
+    return mime
+
+
+_UNKNOWN: Any = object()
+
+
+def _guess_mime_slowly(name: str, dot: int) -> str | None:
     # os.path.splitext's extension: from the last dot, unless only dots come before it.
     ext = name[dot:] if dot > 0 and name[:dot].strip(".") else ""
     lowered = ext.lower()
