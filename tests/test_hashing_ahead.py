@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +105,48 @@ def test_a_failed_hashing_process_falls_back_to_hashing_after_the_listing(
     result = scan(inventory, [parse_address(str(docs))])
     assert result.hashing.full_hashed > 0
     assert find(inventory).duplicates
+
+
+def _processes_naming(marker: str) -> list[int]:
+    """Processes whose command line holds ``marker`` (the forked helpers share the scan's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def six_thousand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("six-thousand") / "tree"
+    build_tree(root, files=6000, seed=11)  # its first scan takes about 0.35 s here
+    return root
+
+
+@pytest.mark.parametrize("after", [0.12, 0.2, 0.28])  # seconds: start-up, listing, hashing
+def test_an_interrupted_first_scan_leaves_no_process_behind_and_the_next_scan_completes(
+    six_thousand: Path, tmp_path: Path, after: float
+) -> None:
+    root = six_thousand
+    db = tmp_path / f"interrupted-{after}.sqlite"
+    scan_command = [sys.executable, "-m", "cleanup", "--db", str(db), "scan", str(root)]
+    child = subprocess.Popen(scan_command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(after)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode in (0, 130), err  # done already, or "Interrupted."
+    deadline = time.monotonic() + 10
+    while _processes_naming(str(db)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_naming(str(db)) == []
+    assert b"Traceback" not in err
+
+    subprocess.run([*scan_command], check=True, capture_output=True)
+    fresh = Inventory(tmp_path / "fresh.sqlite")
+    scan(fresh, [parse_address(str(root))])
+    assert _state(Inventory(db)) == _state(fresh)

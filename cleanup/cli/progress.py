@@ -20,6 +20,10 @@ def scan_progress(enabled: bool) -> Iterator[ScanProgress]:
         return
     from tqdm import tqdm  # ~4 ms to import, only worth it for a terminal
 
+    # No monitor thread: a scan forks helper processes (cleanup/forking.py), and a fork is
+    # safest from a process with one thread.
+    tqdm.monitor_interval = 0
+
     bars: dict[str, tqdm] = {}
 
     def bar(name: str, **kw: object) -> tqdm:
