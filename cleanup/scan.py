@@ -44,6 +44,7 @@ class _Unit:
         "known",
         "previous",
         "listings",
+        "relisted",
         "vouched",
     )
 
@@ -57,6 +58,7 @@ class _Unit:
         self.known: dict[str, tuple[int, str | None]] | None = None
         self.previous: dict[str, int] = {}  # folder -> checksum of its entries when last listed
         self.listings: dict[str, int] = {}  # folder -> checksum of its entries now
+        self.relisted: list[str] = []  # folders with a stored checksum, listed again since
         self.vouched: set[str] = set()  # folders whose entries are all as last listed
 
 
@@ -126,6 +128,8 @@ class InventorySink:
             unit = self._unit_for(record)
             if unit is not None and record.listing is not None:
                 unit.listings[record.path] = record.listing
+                if record.path in unit.previous:
+                    unit.relisted.append(record.path)
             old: int | None
             if (
                 unit is None
@@ -162,10 +166,11 @@ class InventorySink:
             for unit in self._units.values():
                 # A folder listed again loses its checksum before any of its entries is
                 # rewritten; finish_unit stores the new one once they all are.
-                stale = [f for f in unit.listings if f in unit.previous]
-                self.inventory.set_listings(self.provider, unit.account, ((f, None) for f in stale))
-                for folder in stale:
-                    del unit.previous[folder]
+                if unit.relisted:
+                    self.inventory.set_listings(
+                        self.provider, unit.account, ((f, None) for f in unit.relisted)
+                    )
+                    unit.relisted = []
             self.inventory.upsert(self._pending, self.summary.scan_id)
         self._pending = []
 
