@@ -318,12 +318,13 @@ def _hashing_ahead(
 def _store(inventory: Inventory, outcome: hashing_ahead.Outcome) -> None:
     """Store what hashing ahead found where hash_candidates would have: the files table and the cache."""
     kinds = outcome.kinds
-    inventory.set_contents(
-        "local",
-        (
-            (account, item_id, digest, kinds.get(digest))
-            for key, digest in outcome.full.items()
-            for account, item_id in outcome.names[key]
-        ),
-    )
-    inventory.cache_hashes((key, EDGES, digest) for key, digest in outcome.edges.items())
+    with inventory.transaction():  # all or nothing: hashes without their edges would stay so
+        inventory.cache_hashes((key, EDGES, digest) for key, digest in outcome.edges.items())
+        inventory.set_contents(
+            "local",
+            (
+                (account, item_id, digest, kinds.get(digest))
+                for key, digest in outcome.full.items()
+                for account, item_id in outcome.names[key]
+            ),
+        )
