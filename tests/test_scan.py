@@ -487,3 +487,25 @@ def test_the_mime_type_of_a_name_is_what_mimetypes_says(name: str) -> None:
     walk_module = importlib.import_module("providers.local.walk")
     for _ in range(2):  # the second time from the cache
         assert walk_module._guess_mime(name) == mimetypes.guess_type(name, strict=False)[0]
+
+
+def test_a_folder_replaced_by_a_link_is_not_followed_on_rescan(
+    tmp_path: Path, rescan_mode: str
+) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere / "secret.txt", b"not below the scanned folder")
+    inventory = Inventory(tmp_path / "inv.sqlite")
+    scan(inventory, [parse_address(str(docs))])
+    old = docs / "Old"
+    had = {str(p) for p in old.rglob("*")}
+    shutil.rmtree(old)
+    old.symlink_to(elsewhere, target_is_directory=True)
+
+    result = scan(inventory, [parse_address(str(docs))])
+    assert result.summary.gone == len(had)  # everything it held; its own row is now the link's
+    link = inventory.get("local", inventory.files().__next__().account, str(old))
+    assert link is not None and link.kind == "symlink" and not link.gone
+    paths = {f.path for f in inventory.files()}
+    assert not any(p.startswith(str(old) + "/") for p in paths)
+    assert not any("secret" in p for p in paths)
