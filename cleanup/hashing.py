@@ -57,7 +57,8 @@ class _Candidate:
     key: CacheKey
 
 
-def _mtime_ns(fingerprint: str) -> int:
+def mtime_ns_of(fingerprint: str) -> int:
+    """The mtime_ns of a local fingerprint "size:mtime_ns:inode" (-1 when malformed)."""
     try:
         return int(fingerprint.split(":")[1])
     except (IndexError, ValueError):
@@ -270,7 +271,7 @@ def hash_candidates(
         "AND size IN (SELECT size FROM candidate_sizes)",
         (PLACEHOLDER,),
     ):
-        key = (device, inode, size, _mtime_ns(fp))
+        key = (device, inode, size, mtime_ns_of(fp))
         group = local[size]
         if b3:
             have_blake3[key] = b3

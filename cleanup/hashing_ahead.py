@@ -24,18 +24,13 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from . import forking
-from .hashing import EDGES, SMALL, CacheKey, HashStats, read_hash
+from .hashing import EDGES, SMALL, CacheKey, HashStats, mtime_ns_of, read_hash
 from .kinds import HEAD, magic_available, recognise_buffer
 from .reading import open_quietly
 from .records import BLAKE3, PLACEHOLDER, FileRecord
 
 _BATCH = 512  # files per message: one per file would cost more than some files take to read
 _DONE = None
-
-
-def available() -> bool:
-    """Whether hashing ahead can run here (cleanup/forking.py)."""
-    return forking.available()
 
 
 @dataclass(slots=True)
@@ -126,8 +121,9 @@ class HashingAhead:
         self._worker.close()
 
 
-# What is kept of a file until it is sent: path, account, item id, fingerprint, device, inode.
-_Held = tuple[str, str, str, str, int, int]
+# What is kept of a file until it is sent: path, account, item id, fingerprint, device, inode,
+# size.
+_Held = tuple[str, str, str, str, int, int, int]
 _NONE: Any = object()
 
 
@@ -139,16 +135,13 @@ def _held(record: FileRecord) -> _Held:
         record.fingerprint,
         record.device or 0,
         record.inode or 0,
+        record.size,
     )
 
 
 def _key(held: _Held) -> CacheKey:
-    """(device, inode, size, mtime_ns), from the fingerprint "size:mtime_ns:inode"."""
-    try:
-        size, mtime_ns, _ = held[3].split(":")
-        return (held[4], held[5], int(size), int(mtime_ns))
-    except ValueError:
-        return (held[4], held[5], -1, -1)
+    """(device, inode, size, mtime_ns): how hashes are kept (cleanup/hashing.py)."""
+    return (held[4], held[5], held[6], mtime_ns_of(held[3]))
 
 
 def _serve(requests: Connection, replies: Connection, recognise: bool) -> None:

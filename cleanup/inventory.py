@@ -430,6 +430,8 @@ class Inventory:
                 and r.created is None
                 and not (r.version_bytes or hashes or r.extra)
             ):
+                # The same values as the row below, less the empty columns: one tuple
+                # projected with itemgetter costs the first scan 10% more in this loop.
                 plain_rows.append(
                     (
                         r.provider,

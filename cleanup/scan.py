@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from . import hashing_ahead
+from . import forking, hashing_ahead
 from .errors import CleanupError
 from .hashing import EDGES, HashStats, hash_candidates
 from .inventory import Inventory, ScanSummary, _key, _signature
@@ -303,7 +303,7 @@ def _hashing_ahead(
     Only into an inventory with nothing in it yet: every file it will hold is then listed by
     this scan, so the sizes seen while listing are all the sizes there are.
     """
-    if not hashing_ahead.available():
+    if not forking.available():
         return None
     if not any(a.provider == "local" for a in addresses):
         return None

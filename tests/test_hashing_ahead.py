@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.make_tree import build_tree
-from cleanup import hashing_ahead
+from cleanup import forking, hashing_ahead
 from cleanup.findings import find
 from cleanup.inventory import Inventory
 from cleanup.providers import parse_address
@@ -21,9 +21,7 @@ from cleanup.scan import scan
 from providers.local.walk import describe
 from tests.tree import clean_day_tree, write
 
-pytestmark = pytest.mark.skipif(
-    not hashing_ahead.available(), reason="hashing ahead needs fork (Linux)"
-)
+pytestmark = pytest.mark.skipif(not forking.available(), reason="hashing ahead needs fork (Linux)")
 
 
 def _state(inventory: Inventory) -> tuple[object, ...]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import hashing_ahead
+from cleanup import forking
 from cleanup.inventory import Inventory
 from cleanup.kinds import (
     HEAD,
@@ -201,7 +201,7 @@ def test_recognition_from_several_threads_at_once() -> None:
 
 @pytest.mark.parametrize("ahead", [True, False])
 def test_a_scan_recognises_duplicated_contents_and_large_files(tmp_path: Path, ahead: bool) -> None:
-    if ahead and not hashing_ahead.available():
+    if ahead and not forking.available():
         pytest.skip("hashing ahead needs fork (Linux)")
     tree = tmp_path / "tree"
     tree.mkdir()
