@@ -48,8 +48,10 @@ def fingerprint(st: os.stat_result) -> str:
 
 def storage_bytes(st: os.stat_result) -> int:
     """Allocated bytes: what deleting the file frees (a sparse file's holes free nothing)."""
-    blocks = getattr(st, "st_blocks", None)
-    return blocks * 512 if blocks is not None else st.st_size
+    return st.st_blocks * 512 if _HAS_BLOCKS else st.st_size
+
+
+_HAS_BLOCKS = hasattr(os.stat_result, "st_blocks")  # not on Windows
 
 
 _BY_EXTENSION: dict[str, str | None] = {}  # extensions that decide alone, as written
@@ -90,6 +92,9 @@ _NO_FLAGS: frozenset[str] = frozenset()
 _SYMLINK = frozenset({SYMLINK})
 _BROKEN_SYMLINK = frozenset({SYMLINK, BROKEN_SYMLINK})
 _HAS_BIRTHTIME = hasattr(os.stat_result, "st_birthtime")
+_PLACEHOLDERS_SHOW = any(
+    hasattr(os.stat_result, field) for field in ("st_flags", "st_file_attributes")
+)  # macOS and Windows (providers/local/placeholders.py)
 
 
 def describe(
@@ -110,7 +115,7 @@ def describe(
     else:
         kind = "file"
         hardlink = st.st_nlink > 1
-        placeholder = is_placeholder(st)
+        placeholder = _PLACEHOLDERS_SHOW and is_placeholder(st)
         if hardlink or placeholder:
             flags = frozenset(
                 f for f, present in ((HARDLINK, hardlink), (PLACEHOLDER, placeholder)) if present
@@ -124,7 +129,7 @@ def describe(
         name=name,
         kind=kind,  # type: ignore[arg-type]
         size=st.st_size if is_file else 0,
-        storage_bytes=storage_bytes(st),
+        storage_bytes=st.st_blocks * 512 if _HAS_BLOCKS else st.st_size,  # storage_bytes()
         modified=st.st_mtime,
         created=st.st_birthtime if _HAS_BIRTHTIME else None,  # type: ignore[attr-defined]
         accessed=st.st_atime,
