@@ -10,10 +10,8 @@ the parent (buffers, atexit handlers, finalizers) runs twice.
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, NoReturn
@@ -73,16 +71,9 @@ def _widen(conn: Connection) -> None:
 
 
 class Worker:
-    """A forked process running ``serve(requests, replies)``; this side sends and receives.
+    """A forked process running ``serve(requests, replies)``; this side sends and receives."""
 
-    With ``drain``, a thread takes in the replies as they come, so that the worker never
-    waits for this side to read them: then this side may send while the worker replies, and
-    neither waits for the other, however many replies are outstanding.
-    """
-
-    def __init__(
-        self, serve: Callable[[Connection, Connection], None], drain: bool = False
-    ) -> None:
+    def __init__(self, serve: Callable[[Connection, Connection], None]) -> None:
         requests, self._send = Pipe(duplex=False)
         self._receive, replies = Pipe(duplex=False)
         # Ctrl-C is held back across the fork: one arriving in between would otherwise raise
@@ -97,47 +88,18 @@ class Worker:
             _widen(self._send)
         finally:
             _release_interrupts(held)
-        self._replies: queue.SimpleQueue[Any] | None = None
-        self._drainer: threading.Thread | None = None
-        if drain:  # started after the fork: a process is never forked with it running
-            self._replies = queue.SimpleQueue()
-            self._drainer = threading.Thread(target=self._drain, name="worker replies", daemon=True)
-            self._drainer.start()
-
-    def _drain(self) -> None:
-        assert self._replies is not None
-        try:
-            while True:
-                self._replies.put(self._receive.recv())
-        except (EOFError, OSError):
-            self._replies.put(_GONE)  # the worker has left: its pipe is closed
 
     def send(self, message: Any) -> None:
         """Raises OSError when the worker is gone."""
         self._send.send(message)
 
-    def poll(self) -> bool:
-        """Whether a reply is waiting (then ``receive`` returns without blocking)."""
-        if self._replies is not None:
-            return not self._replies.empty()
-        return self._receive.poll()
-
     def receive(self) -> Any:
         """Raises EOFError or OSError when the worker is gone."""
-        if self._replies is None:
-            return self._receive.recv()
-        reply = self._replies.get()
-        if reply is _GONE:
-            self._replies.put(_GONE)
-            raise EOFError("the worker has left")
-        return reply
+        return self._receive.recv()
 
     def close(self) -> None:
         """Close the pipes (the worker stops when its input closes) and reap the process."""
         self._send.close()
-        if self._drainer is not None:
-            self._drainer.join()  # until the worker has left and its replies pipe is closed
-            self._drainer = None
         self._receive.close()
         if self._pid:
             try:
@@ -145,6 +107,3 @@ class Worker:
             except ChildProcessError:
                 pass
             self._pid = 0
-
-
-_GONE: Any = object()

@@ -9,10 +9,8 @@ content up to ``SMALL``, first and last blocks above, whole content where those 
 so that afterwards the inventory holds exactly what ``hash_candidates`` would have stored.
 
 The process never touches the inventory (an SQLite connection must not cross a fork): it
-receives (path, key) pairs through a pipe and sends back the digests of each batch as soon
-as it has them. The listing collects them without waiting (``collect``), so that most rows
-are written once, with their hash; the rest are updated when the listing ends. If the
-process fails, the scan falls back to hashing after the listing, as it does where fork is
+receives (path, key) pairs through a pipe and sends back the digests when the listing ends.
+If it fails, the scan falls back to hashing after the listing, as it does where fork is
 not available.
 """
 
@@ -33,10 +31,6 @@ from .records import BLAKE3, PLACEHOLDER, FileRecord
 
 _BATCH = 512  # files per message: one per file would cost more than some files take to read
 _DONE = None
-_FOUND = "found"
-
-
-Name = tuple[str, str]  # (account, item id)
 
 
 @dataclass(slots=True)
@@ -46,10 +40,8 @@ class Outcome:
     full: dict[CacheKey, str] = field(default_factory=dict)
     edges: dict[CacheKey, str] = field(default_factory=dict)
     stats: HashStats = field(default_factory=HashStats)
-    names: dict[CacheKey, list[Name]] = field(default_factory=dict)
+    names: dict[CacheKey, list[tuple[str, str]]] = field(default_factory=dict)  # (account, id)
     kinds: dict[str, str] = field(default_factory=dict)  # duplicated content's digest -> MIME type
-    unsaved_edges: list[tuple[CacheKey, str]] = field(default_factory=list)  # not taken yet
-    late: dict[Name, str] = field(default_factory=dict)  # digests of rows written without them
 
 
 class HashingAhead:
@@ -58,16 +50,10 @@ class HashingAhead:
     def __init__(self) -> None:
         # size -> the first file of that size, held until a second one comes (then None)
         self._first: dict[int, _Held | None] = {}
-        self._names: dict[CacheKey, list[Name]] = {}
+        self._names: dict[CacheKey, list[tuple[str, str]]] = {}  # (account, item id)
         self._batch: list[tuple[str, CacheKey]] = []
-        self._found = Outcome(names=self._names)  # what has come back so far
-        # by name, of rows not written yet; when the listing ends, of rows written without
-        self._digests: dict[Name, str] = {}
         # libmagic is asked here first, so that a missing one is said once, by this process.
-        # Its replies are taken in as they come (drain): it never waits for the listing.
-        self._worker = forking.Worker(
-            functools.partial(_serve, recognise=magic_available()), drain=True
-        )
+        self._worker = forking.Worker(functools.partial(_serve, recognise=magic_available()))
         self.broken = False
 
     def offer(self, record: FileRecord) -> None:
@@ -87,10 +73,7 @@ class HashingAhead:
             key = _key(held)
             names = self._names.get(key)
             if names is not None:  # another name of an inode already offered
-                name = (record.account, record.item_id)
-                names.append(name)
-                if (digest := self._found.full.get(key)) is not None:
-                    self._digests[name] = digest
+                names.append((record.account, record.item_id))
                 return
             self._names[key] = [(record.account, record.item_id)]
         first = self._first.get(size, _NONE)
@@ -118,41 +101,6 @@ class HashingAhead:
                 self.broken = True
         self._batch = []
 
-    def collect(self) -> None:
-        """Take in the digests sent back so far, without waiting for more."""
-        try:
-            while not self.broken and self._worker.poll():
-                self._take(self._worker.receive())
-        except (OSError, EOFError):
-            self.broken = True
-
-    def _take(self, message: tuple[Any, ...]) -> None:
-        found = self._found
-        if message[0] == _DONE:
-            found.stats, found.kinds = message[1], message[2]
-            return
-        full, edges = message[1], message[2]
-        found.edges.update(edges)
-        found.unsaved_edges += edges.items()
-        found.full.update(full)
-        for key, digest in full.items():
-            for name in self._names[key]:
-                self._digests[name] = digest
-
-    def take_digest(self, account: str, item_id: str) -> str | None:
-        """The whole-content digest of a file about to be written, if it has come back.
-
-        The edges it was found through must be written in the same transaction
-        (``take_edges``), or an interrupted scan would leave a hash that a later scan cannot
-        compare new copies with.
-        """
-        return self._digests.pop((account, item_id), None)
-
-    def take_edges(self) -> list[tuple[CacheKey, str]]:
-        """Edge digests come back since the last call: to store with the rows written now."""
-        edges, self._found.unsaved_edges = self._found.unsaved_edges, []
-        return edges
-
     def finish(self) -> Outcome | None:
         """Wait for the hashing process; None if it failed (the caller hashes the usual way)."""
         self._flush()
@@ -160,11 +108,8 @@ class HashingAhead:
         try:
             if not self.broken:
                 self._worker.send(_DONE)
-                while (message := self._worker.receive())[0] != _DONE:
-                    self._take(message)
-                self._take(message)
-                outcome = self._found
-                outcome.late = self._digests  # every row is written by now
+                full, edges, stats, kinds = self._worker.receive()
+                outcome = Outcome(full, edges, stats, self._names, kinds)
         except (OSError, EOFError):
             outcome = None
         finally:
@@ -202,15 +147,13 @@ def _key(held: _Held) -> CacheKey:
 def _serve(requests: Connection, replies: Connection, recognise: bool) -> None:
     """The hashing process: the same stages as hash_candidates, as files arrive.
 
-    After each batch it sends back what it found: (_FOUND, whole digests, edge digests), new
-    since the last message, edges no later than the whole digests found through them. At the
-    end, (_DONE, statistics, kinds). A content met a second time is a duplicate: its kind is
-    recognised then, from its first bytes (cleanup/kinds.py), once for all its copies.
+    A content met a second time is a duplicate: its kind is recognised then, from its first
+    bytes (cleanup/kinds.py), once for all its copies.
     """
-    full: dict[CacheKey, str] = {}  # found by the batch at hand, as are edges
-    edges: dict[CacheKey, str] = {}
+    full: dict[CacheKey, str] = {}
     first_of: dict[str, CacheKey] = {}  # digest -> the first file that had it
     kinds: dict[str, str] = {}
+    edges: dict[CacheKey, str] = {}
     stats = HashStats()
     # (size, edge digest) -> the files that have it, so that a match can be hashed whole
     by_edges: dict[tuple[int, str], list[tuple[str, CacheKey]]] = defaultdict(list)
@@ -243,7 +186,6 @@ def _serve(requests: Connection, replies: Connection, recognise: bool) -> None:
                 kinds[digest] = mime
 
     while (batch := requests.recv()) is not _DONE:
-        full, edges = {}, {}
         for path, key in batch:
             stats.size_candidates += 1
             size = key[2]
@@ -261,9 +203,7 @@ def _serve(requests: Connection, replies: Connection, recognise: bool) -> None:
                 whole(*same[0])
             if len(same) >= 2:
                 whole(path, key)
-        if full or edges:
-            replies.send((_FOUND, full, edges))
-    replies.send((_DONE, stats, kinds))
+    replies.send((full, edges, stats, kinds))
 
 
 def _recognise(path: str) -> str | None:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -416,20 +416,10 @@ class Inventory:
             for path, raw, listing in self.db.execute(sql, args)
         }
 
-    def upsert(
-        self,
-        records: Iterable[FileRecord],
-        scan_id: int,
-        contents: Mapping[tuple[str, str], str] | None = None,
-    ) -> None:
-        """Insert or update records seen by scan ``scan_id``.
-
-        ``contents``: whole-content BLAKE3 digests of local files by (account, item id),
-        hashed during the scan, written with their rows (they are no part of the signature).
-        """
+    def upsert(self, records: Iterable[FileRecord], scan_id: int) -> None:
+        """Insert or update records seen by scan ``scan_id``."""
         rows = []
         plain_rows = []  # most local files: no raw name, versions, birth time, hashes or extra
-        plain_hashed = []  # the same with their BLAKE3 digest
         no_hashes = (None,) * len(HASH_ALGORITHMS)
         for r in records:
             path, path_raw = to_text(r.path)
@@ -438,7 +428,6 @@ class Inventory:
             else:
                 key = _key(r.item_id)
             hashes = r.hashes
-            digest = contents.get((r.account, r.item_id)) if contents else None
             flags = ",".join(sorted(r.flags)) if r.flags else ""
             if (
                 path_raw is None
@@ -447,34 +436,32 @@ class Inventory:
             ):
                 # The same values as the row below, less the empty columns: one tuple
                 # projected with itemgetter costs the first scan 10% more in this loop.
-                values = (
-                    r.provider,
-                    r.account,
-                    key,
-                    path,
-                    to_text(r.name)[0],
-                    r.kind,
-                    r.size,
-                    r.storage_bytes,
-                    r.modified,
-                    r.accessed,
-                    r.owner,
-                    r.mime,
-                    r.fingerprint,
-                    flags,
-                    r.parent_id,
-                    r.device,
-                    r.inode,
-                    r.links,
-                    _signature(r),
+                plain_rows.append(
+                    (
+                        r.provider,
+                        r.account,
+                        key,
+                        path,
+                        to_text(r.name)[0],
+                        r.kind,
+                        r.size,
+                        r.storage_bytes,
+                        r.modified,
+                        r.accessed,
+                        r.owner,
+                        r.mime,
+                        r.fingerprint,
+                        flags,
+                        r.parent_id,
+                        r.device,
+                        r.inode,
+                        r.links,
+                        _signature(r),
+                        scan_id,
+                        scan_id,
+                    )
                 )
-                if digest is None:
-                    plain_rows.append((*values, scan_id, scan_id))
-                else:
-                    plain_hashed.append((*values, digest, scan_id, scan_id))
                 continue
-            if digest is not None:
-                hashes = {**hashes, "blake3": digest}
             rows.append(
                 (
                     r.provider,
@@ -508,8 +495,6 @@ class Inventory:
         with self._lock:
             if plain_rows:
                 self.db.executemany(_upsert(_PLAIN_COLUMNS), plain_rows)
-            if plain_hashed:
-                self.db.executemany(_upsert(_PLAIN_COLUMNS + ", blake3"), plain_hashed)
             if rows:
                 self.db.executemany(_upsert(_FILE_COLUMNS), rows)
             self._touch()

@@ -8,17 +8,13 @@ from dataclasses import dataclass, field
 
 from . import forking, hashing_ahead
 from .errors import CleanupError
-from .hashing import EDGES, CacheKey, HashStats, hash_candidates
+from .hashing import EDGES, HashStats, hash_candidates
 from .inventory import Inventory, ScanSummary, _key, _signature
 from .kinds import detect_kinds
 from .providers import Address, Provider, ProviderOptions, ProviderRegistry, load_providers
 from .records import FileRecord, Quota, ScanProblem
 
-_FLUSH_EVERY = 2000  # records per write
-# While hashing ahead, the newest records wait this many more before they are written: by
-# then the hashing process has mostly sent their digests back, and the rows are written with
-# them (an update per row afterwards costs a first scan about a tenth of its time).
-_HOLD_BACK = 6000
+_FLUSH_EVERY = 2000
 
 
 @dataclass(slots=True)
@@ -85,7 +81,6 @@ class InventorySink:
         self._lock = threading.Lock()
         self._units: dict[tuple[str, str], _Unit] = {}
         self._pending: list[FileRecord] = []
-        self._hold_back = _HOLD_BACK if ahead is not None else 0
 
     def previous_cursor(self, account: str, root: str) -> str | None:
         return self.inventory.get_cursor(self.provider, account, root)
@@ -161,23 +156,12 @@ class InventorySink:
             self._pending.append(record)
             if self.ahead is not None:
                 self.ahead.offer(record)
-            if len(self._pending) >= _FLUSH_EVERY + self._hold_back:
-                self._flush(self._hold_back)
+            if len(self._pending) >= _FLUSH_EVERY:
+                self._flush()
 
-    def _flush(self, hold_back: int = 0) -> None:
-        """Write the pending records but the newest ``hold_back``."""
-        records = self._pending[: len(self._pending) - hold_back]
-        if not records:
+    def _flush(self) -> None:
+        if not self._pending:
             return
-        contents: dict[tuple[str, str], str] = {}
-        edges: list[tuple[CacheKey, str]] = []
-        if self.ahead is not None:
-            self.ahead.collect()
-            take = self.ahead.take_digest
-            for r in records:
-                if (digest := take(r.account, r.item_id)) is not None:
-                    contents[(r.account, r.item_id)] = digest
-            edges = self.ahead.take_edges()
         with self.inventory.transaction():
             for unit in self._units.values():
                 # A folder listed again loses its checksum before any of its entries is
@@ -187,12 +171,8 @@ class InventorySink:
                         self.provider, unit.account, ((f, None) for f in unit.relisted)
                     )
                     unit.relisted = []
-            # Edges first: a whole-content hash is never stored without the edges it was
-            # found through (a later scan compares new copies with them).
-            if edges:
-                self.inventory.cache_hashes((key, EDGES, digest) for key, digest in edges)
-            self.inventory.upsert(records, self.summary.scan_id, contents)
-        del self._pending[: len(records)]
+            self.inventory.upsert(self._pending, self.summary.scan_id)
+        self._pending = []
 
     def remove(self, account: str, item_id: str) -> None:
         with self._lock:
@@ -336,22 +316,15 @@ def _hashing_ahead(
 
 
 def _store(inventory: Inventory, outcome: hashing_ahead.Outcome) -> None:
-    """Store what hashing ahead found where hash_candidates would have: the files table and
-    the cache. Most rows were written with their digest already; what remains are the
-    digests that came back later, and the kinds of the duplicated contents."""
-    kinds, names = outcome.kinds, outcome.names
-    contents: dict[hashing_ahead.Name, tuple[str, str | None]] = {
-        name: (digest, None) for name, digest in outcome.late.items()
-    }
-    for key, digest in outcome.full.items():
-        if (kind := kinds.get(digest)) is not None:
-            contents.update((name, (digest, kind)) for name in names[key])
+    """Store what hashing ahead found where hash_candidates would have: the files table and the cache."""
+    kinds = outcome.kinds
     with inventory.transaction():  # all or nothing: hashes without their edges would stay so
-        inventory.cache_hashes((key, EDGES, digest) for key, digest in outcome.unsaved_edges)
+        inventory.cache_hashes((key, EDGES, digest) for key, digest in outcome.edges.items())
         inventory.set_contents(
             "local",
             (
-                (account, item_id, digest, kind)
-                for (account, item_id), (digest, kind) in contents.items()
+                (account, item_id, digest, kinds.get(digest))
+                for key, digest in outcome.full.items()
+                for account, item_id in outcome.names[key]
             ),
         )

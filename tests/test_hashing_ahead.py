@@ -13,7 +13,6 @@ import pytest
 
 from bench.make_tree import build_tree
 from cleanup import forking, hashing_ahead
-from cleanup import scan as scanning
 from cleanup.findings import find
 from cleanup.inventory import Inventory
 from cleanup.providers import parse_address
@@ -57,90 +56,6 @@ def test_hashing_ahead_stores_exactly_what_hashing_after_the_listing_does(
         stats_after.edge_hashed,
         stats_after.bytes_read,
     )
-
-
-@pytest.mark.parametrize(("flush_every", "hold_back"), [(7, 0), (7, 30), (64, 200)])
-def test_rows_written_with_their_digests_while_hashing_goes_on_equal_hashing_after_the_listing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flush_every: int, hold_back: int
-) -> None:
-    """Rows are written during the listing, each with its digest when it has come back."""
-    root = tmp_path / "tree"
-    build_tree(root, files=400, seed=7)
-    monkeypatch.setattr(scanning, "_FLUSH_EVERY", flush_every)
-    monkeypatch.setattr(scanning, "_HOLD_BACK", hold_back)
-    monkeypatch.setattr(hashing_ahead, "_BATCH", 8)  # digests come back while listing
-    with_digests = []
-    upsert = Inventory.upsert
-
-    def counting(self: Inventory, records: list[FileRecord], scan_id: int, contents=None) -> None:  # type: ignore[no-untyped-def]
-        with_digests.append(len(contents or {}))
-        upsert(self, records, scan_id, contents)
-
-    monkeypatch.setattr(Inventory, "upsert", counting)
-    states = {}
-    for ahead in (True, False):
-        inventory = Inventory(tmp_path / f"{ahead}.sqlite")
-        scan(inventory, [parse_address(str(root))], hash_ahead=ahead)
-        states[ahead] = _state(inventory)
-        if ahead:
-            assert len(with_digests) > 3  # written in steps while the listing went on
-            rescan = scan(inventory, [parse_address(str(root))]).summary
-            # A digest written with its row is no part of what a rescan compares.
-            assert (rescan.added, rescan.changed, rescan.gone) == (0, 0, 0)
-            assert rescan.unchanged > 400
-    assert states[True] == states[False]
-
-
-def test_digests_come_back_while_the_listing_goes_on(tmp_path: Path) -> None:
-    same = os.urandom(100_000)
-    files = [write(tmp_path / f"{n}.bin", same) for n in range(3)]
-    ahead = hashing_ahead.HashingAhead()
-    try:
-        records = [_record(f) for f in files]
-        for record in records:
-            ahead.offer(record)
-        ahead._flush()  # send what is batched, as a full batch would be
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            ahead.collect()
-            if all(ahead.take_digest(r.account, r.item_id) for r in records[:1]):
-                break
-            time.sleep(0.01)
-        else:
-            pytest.fail("no digest came back")
-        digests = {ahead.take_digest(r.account, r.item_id) for r in records[1:]}
-        assert len(digests) == 1 and None not in digests
-        edges = ahead.take_edges()
-        assert {key for key, _ in edges} == {
-            hashing_ahead._key(hashing_ahead._held(r)) for r in records
-        }
-        assert ahead.take_edges() == []  # each is handed over once
-        outcome = ahead.finish()
-    finally:
-        ahead.close()
-    assert outcome is not None and outcome.late == {}  # every digest was taken with its row
-
-
-def test_a_worker_that_replies_while_it_is_sent_to_never_waits_for_the_reader() -> None:
-    """Both pipes full at once would block both processes; draining replies prevents it."""
-
-    def echo(requests, replies):  # type: ignore[no-untyped-def]
-        while (message := requests.recv()) is not None:
-            replies.send(message * 4)  # more back than was sent
-        replies.send(None)
-
-    worker = forking.Worker(echo, drain=True)
-    try:
-        chunk = b"x" * 100_000
-        for _ in range(200):  # 20 MB out, 80 MB back, nothing read until the end
-            worker.send(chunk)
-        worker.send(None)
-        replies = 0
-        while worker.receive() is not None:
-            replies += 1
-        assert replies == 200
-    finally:
-        worker.close()
 
 
 def _record(path: Path) -> FileRecord:
