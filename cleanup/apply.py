@@ -54,8 +54,8 @@ class ApplyProgress:
 class ApplyResult:
     """What a run did, skipped and failed, in plan order."""
 
-    run_id: str
-    journal: Path
+    run_id: str  # empty when there was nothing to do, and no run was made
+    journal: Path | None
     done: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
@@ -322,8 +322,14 @@ def apply(
     progress: ApplyProgress | None = None,
     now: float | None = None,
 ) -> ApplyResult:
-    """Check the plan, then act on every entry, journalling each action; return what happened."""
+    """Check the plan, then act on every entry, journalling each action; return what happened.
+
+    A plan that only flags items (or holds none) makes no run: the result's ``run_id`` is
+    empty and nothing is journalled.
+    """
     providers = prepare(plan, inventory, registry=registry, options=options, now=now)
+    if not any(e["action"] in ACTING for e in plan.entries):
+        return ApplyResult(run_id="", journal=None, flagged=len(plan.entries))
     directory = runs_dir(inventory.path)
     journal = Journal.create(
         directory,
@@ -433,7 +439,7 @@ def summary(result: ApplyResult) -> dict[str, Any]:
         return {"entry": e["entry"], "path": e["path"], "action": e["action"]}
 
     return {
-        "run": result.run_id,
+        "run": result.run_id or None,  # None: nothing to do, no run made
         "done": [brief(e) for e in result.done],
         "skipped": [{**brief(e), "reason": r} for e, r in result.skipped],
         "failed": [{**brief(e), "reason": r} for e, r in result.failed],

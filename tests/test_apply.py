@@ -320,8 +320,18 @@ def test_plan_entries_with_flag_are_shown_but_never_acted_on(tmp_path: Path) -> 
     )
     result = apply(plan, inventory)
     assert result.flagged == 1 and result.done == [] and (docs / "Video/holiday.mp4").exists()
+    assert result.run_id == "" and not runs_dir(db).exists()  # nothing to do makes no run
     with pytest.raises(PlanError):
         apply(plan, inventory, now=time.time() + 30 * 86400)
+
+    # From the command line: no question to answer, nothing to undo.
+    code, out, err = run(db, "apply", str(tmp_path / "plan.json"), input="")
+    assert code == 0, err
+    assert "Nothing to apply" in out and "flagged item is for review only" in out
+    assert "Apply it?" not in out and "Undo with" not in out
+    code, out, _ = run(db, "apply", str(tmp_path / "plan.json"), "--yes", "--format", "json")
+    assert code == 0 and json.loads(out)["run"] is None
+    assert "No runs yet" in run(db, "runs")[1]
 
 
 def test_a_copy_rewritten_in_place_with_its_size_and_mtime_kept_is_not_removed(

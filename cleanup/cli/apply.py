@@ -46,6 +46,19 @@ def _report(result: ApplyResult, quiet: bool) -> None:
     if quiet:
         return
     echo = click.echo
+    if not result.run_id:
+        echo(
+            "Nothing to apply: the plan moves or removes nothing"
+            + (
+                "; its flagged item is for review only (cleanup plan show PLAN lists it)."
+                if result.flagged == 1
+                else f"; its {result.flagged:,} flagged items are for review only"
+                " (cleanup plan show PLAN lists them)."
+                if result.flagged
+                else "."
+            )
+        )
+        return
     echo(
         f"Run {result.run_id}: {len(result.done):,} done, {len(result.skipped):,} skipped, "
         f"{len(result.failed):,} failed"
@@ -77,9 +90,9 @@ def _confirm(p: Plan) -> None:
         for a, v in sorted(t["by_action"].items())
         if a != "flag"
     )
-    click.echo(
-        f"Plan {p.sha256[:12]} (policy {p.body['policy']['name']}): {actions or 'nothing to do'}."
-    )
+    if not actions:
+        return  # nothing to agree to: apply says so and makes no run
+    click.echo(f"Plan {p.sha256[:12]} (policy {p.body['policy']['name']}): {actions}.")
     if not click.confirm("Apply it?", default=False):
         raise click.Abort()
 
