@@ -55,6 +55,12 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
     photo = os.urandom(20_000)
     write(h / "Photos/beach.jpg", photo, age_days=2000)
     write(h / "Backup/beach.jpg", photo, age_days=1000)
+    # A folder copied with its dates: the copy's files are as old as the originals.
+    taken = time.time() - 600 * DAY
+    for name in ("dunes.jpg", "harbour.jpg"):
+        same = os.urandom(10_000)
+        for folder in ("Photos 2019", "Photos 2019 (copy)"):
+            os.utime(write(h / "Pictures" / folder / name, same), (taken, taken))
     write(h / "Downloads/~$draft.docx", b"lock", age_days=30)
     write(h / "Downloads/Thumbs.db", b"thumbs", age_days=1)
     write(h / "Old/minutes-2015.docx", os.urandom(3000), age_days=3000)
@@ -72,6 +78,8 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
         ("Downloads/annual.pdf", "trash", "duplicates"),
         ("Downloads/annual (1).pdf", "trash", "duplicates"),
         ("Backup/beach.jpg", "trash", "duplicates"),
+        ("Pictures/Photos 2019 (copy)/dunes.jpg", "trash", "duplicates"),
+        ("Pictures/Photos 2019 (copy)/harbour.jpg", "trash", "duplicates"),
         ("Downloads/~$draft.docx", "trash", "junk"),
         ("Downloads/Thumbs.db", "flag", "junk"),
         ("Old/minutes-2015.docx", "flag", "stale"),
@@ -84,6 +92,8 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
         "annual.pdf": str(h / "Documents/annual.pdf"),
         "annual (1).pdf": str(h / "Documents/annual.pdf"),
         "beach.jpg": str(h / "Photos/beach.jpg"),
+        "dunes.jpg": str(h / "Pictures/Photos 2019/dunes.jpg"),
+        "harbour.jpg": str(h / "Pictures/Photos 2019/harbour.jpg"),
     }
     assert [Path(r.path).name for r, _ in evaluation.protected] == ["id_ed25519"]
     assert evaluation.min_age_days == 7 and evaluation.limits.max_percent is None
