@@ -7,6 +7,7 @@ pyproject.toml exactly as a third-party package would.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -204,6 +205,22 @@ class Address:
 
     def __str__(self) -> str:
         return self.target if self.provider == "local" else f"{self.provider}:{self.target}"
+
+
+def misread_address(text: str, known: Collection[str]) -> str | None:
+    """What to say of an address taken for a local path that does not exist but reads like
+    a cloud address: an unknown ``provider:`` prefix, or a provider's bare name."""
+    if os.path.lexists(text):
+        return None
+    m = _SCHEME.match(text)
+    if m and len(m["scheme"]) > 1 and m["scheme"] not in known:
+        return (
+            f"{text} is not a folder, and no provider is called {m['scheme']!r}. "
+            f"Installed providers: {', '.join(sorted(known))} (`cleanup providers` says more)."
+        )
+    if text in known and text != "local":
+        return f"{text} is not a folder. For the {text} provider, write e.g. {text}:me."
+    return None
 
 
 def parse_address(text: str, known: Collection[str] | None = None) -> Address:

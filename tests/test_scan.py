@@ -322,6 +322,29 @@ def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert "No such file or folder" in err and "nope" in err
 
 
+def test_an_address_that_reads_like_a_cloud_drive_but_is_none_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(tmp_path / "inv.sqlite", "scan", "gdirve:me")
+    assert code == 2 and "no provider is called 'gdirve'" in err and "gdrive" in err
+    code, _, err = run(tmp_path / "inv.sqlite", "scan", "sharepoint")
+    assert code == 2 and "write e.g. sharepoint:me" in err
+    # A folder that happens to be called so is scanned like any other.
+    write(tmp_path / "notes:2024/a.txt", "a")
+    code, out, err = run(tmp_path / "inv.sqlite", "scan", "notes:2024")
+    assert code == 0, err
+    assert "Scanned 2 items" in out
+
+
+def test_findings_before_any_scan_say_what_to_do(tmp_path: Path) -> None:
+    code, out, err = run(tmp_path / "inv.sqlite", "findings")
+    assert code == 0 and "holds no scan yet" in err and "cleanup scan" in err
+    assert out == ""
+    code, out, err = run(tmp_path / "inv.sqlite", "findings", "--format", "json")
+    assert code == 0 and json.loads(out)["duplicates"] == [] and "no scan yet" in err
+
+
 def test_bad_thresholds_are_clear_errors(tmp_path: Path) -> None:
     for args, needle in (
         (["--stale-after", "3 fortnights"], "not an age"),

@@ -119,7 +119,16 @@ def findings_command(
     options = FindingOptions(
         stale_after_days=parse_age(stale_after), oversized_bytes=parse_size(oversized), top=top
     )
-    found = find(ctx.inventory(), options)
+    inventory = ctx.inventory()
+    found = find(inventory, options)
+    if not inventory.scans(limit=1):
+        click.echo(
+            f"The inventory at {inventory.path} holds no scan yet: "
+            "run `cleanup scan FOLDER` (e.g. cleanup scan ~/Documents) first.",
+            err=True,
+        )
+        if fmt == "table":
+            return
     if fmt == "json":
         json.dump(found.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..errors import UsageError
 from ..findings import FindingOptions
-from ..providers import load_providers, parse_address
+from ..providers import load_providers, misread_address, parse_address
 from ..records import ScanProblem
 from ..scan import scan
 from ..units import parse_age, parse_size
@@ -75,6 +76,9 @@ def scan_command(
       cleanup scan --stale-after 18m /mnt/share gdrive:me
     """
     registry = load_providers()
+    for address in addresses:
+        if (problem := misread_address(address, registry.names)) is not None:
+            raise UsageError(problem)
     parsed = [parse_address(a, registry.names) for a in addresses]
     options = ctx.provider_options(
         cross_fs=cross_fs,
@@ -105,7 +109,7 @@ def scan_command(
         return
     seen = s.added + s.changed + s.unchanged
     click.echo(
-        f"Scanned {seen:,} items ({s.added:,} new, {s.changed:,} changed, {s.unchanged:,} unchanged, "
+        f"Scanned {seen:,} item{'' if seen == 1 else 's'} ({s.added:,} new, {s.changed:,} changed, {s.unchanged:,} unchanged, "
         f"{s.gone:,} gone); hashed {size(result.hashing.bytes_read)} "
         f"({result.hashing.cache_hits:,} from cache). Inventory: {inventory.path}"
     )
