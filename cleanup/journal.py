@@ -271,6 +271,8 @@ def iter_runs(directory: Path) -> Iterator[Run]:
 
 def find_run(directory: Path, run_id: str) -> Run:
     """A run by id (or unique prefix, or 'last')."""
+    if not run_id.strip():
+        raise JournalError("No run id given. `cleanup runs` lists them; 'last' is the newest.")
     runs = list(iter_runs(directory))
     if run_id == "last" and runs:
         return runs[-1]

@@ -117,6 +117,9 @@ def test_an_undone_run_cannot_be_resumed_and_unknown_runs_are_named(tmp_path: Pa
         resume(inventory, result.run_id)
     code, _, err = run(db, "undo", "no-such-run")
     assert code == 1 and "cleanup runs" in err
+    # An empty id is no prefix of every run: it names none.
+    code, _, err = run(db, "undo", "")
+    assert code == 1 and "No run id given" in err
 
 
 def test_a_file_on_another_filesystem_goes_to_that_filesystems_trash_and_comes_back(
