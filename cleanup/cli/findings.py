@@ -209,9 +209,9 @@ def _table(f: Findings, limit: int) -> None:
             for p in d.folders:
                 echo(f"    {shown(p)}")
     echo("\nLargest files:")
-    echo(table(_rows(f.largest_files, limit), ["size", "modified", "path", ""]))
+    echo(table([r[:3] for r in _rows(f.largest_files, limit)], ["size", "modified", "path"]))
     echo("\nLargest folders:")
-    echo(table(_rows(f.largest_folders, limit), ["size", "modified", "path", ""]))
+    echo(table(_rows(f.largest_folders, limit), ["size", "modified", "path", "holds"]))
     for name, title in _SECTIONS:
         items: list[FileFinding] = getattr(f, name)
         if not items:
