@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class ScanResult:
     summary: ScanSummary
     hashing: HashStats = field(default_factory=HashStats)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, error message)
+    # (address, the address whose scan lists it): given twice, or a folder inside another
+    within: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _Unit:
@@ -246,8 +249,9 @@ def scan(
     options = options or ProviderOptions()
     progress = progress or ScanProgress()
     registry = registry or load_providers()
+    addresses, within = _each_once(addresses, options.cross_fs)
     summary = ScanSummary(inventory.begin_scan([str(a) for a in addresses]))
-    result = ScanResult(summary)
+    result = ScanResult(summary, within=within)
     status = "failed"
     ahead = _hashing_ahead(inventory, addresses) if hash_ahead else None
     try:
@@ -293,6 +297,59 @@ def scan(
             ahead.close()
         inventory.finish_scan(summary, status)
     return result
+
+
+def _each_once(
+    addresses: Sequence[Address], cross_fs: bool
+) -> tuple[list[Address], list[tuple[str, str]]]:
+    """The addresses to scan, each listed once, and (address, where it is listed) for the rest.
+
+    An address given twice is scanned once, and so is a local folder inside another folder
+    given: the outer one's walk reaches it, unless it is on another filesystem (without
+    ``cross_fs``) or behind a folder the walk cannot read. ``cleanup scan ~ ~/Documents``
+    lists ~/Documents once.
+    """
+    kept: list[Address] = []
+    within: list[tuple[str, str]] = []
+    for address in addresses:
+        outer = next((k for k in kept if _lists(k, address, cross_fs)), None)
+        if outer is None:
+            # A folder given after one inside it takes the inner one's place.
+            inner = [k for k in kept if _lists(address, k, cross_fs)]
+            within += [(str(k), str(address)) for k in inner]
+            kept = [k for k in kept if k not in inner] + [address]
+        else:
+            within.append((str(address), str(outer)))
+    return kept, within
+
+
+def _lists(outer: Address, inner: Address, cross_fs: bool) -> bool:
+    """Whether scanning ``outer`` lists everything scanning ``inner`` would."""
+    if outer.provider != inner.provider:
+        return False
+    if outer.provider != "local":
+        return outer.target == inner.target
+    try:
+        top = os.path.realpath(os.path.expanduser(outer.target))
+        below = os.path.realpath(os.path.expanduser(inner.target))
+        if top == below:
+            return True
+        if not os.path.isdir(top) or os.path.commonpath([top, below]) != top:
+            return False
+        # Every folder from the outer one down to the inner one: the walk stays on the outer
+        # folder's filesystem and lists only folders it can read.
+        device = os.stat(top).st_dev
+        step = below if os.path.isdir(below) else os.path.dirname(below)
+        while True:
+            if not os.access(step, os.R_OK | os.X_OK):
+                return False
+            if not cross_fs and os.stat(step).st_dev != device:
+                return False
+            if step == top:
+                return True
+            step = os.path.dirname(step)
+    except (OSError, ValueError):
+        return False  # what is wrong with it, its own scan says
 
 
 def _hashing_ahead(

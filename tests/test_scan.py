@@ -337,6 +337,22 @@ def test_an_address_that_reads_like_a_cloud_drive_but_is_none_is_a_clear_error(
     assert "Scanned 2 items" in out
 
 
+def test_a_folder_given_twice_or_inside_another_is_listed_once(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "home/Documents")
+    write(tmp_path / "home/notes.txt", "notes")
+    home = tmp_path / "home"
+    code, alone, err = run(tmp_path / "alone.sqlite", "scan", str(home))
+    assert code == 0, err
+    code, out, err = run(
+        tmp_path / "inv.sqlite", "scan", str(docs), str(home), str(docs / "Reports"), str(home)
+    )
+    assert code == 0, err
+    assert f"Note: {docs} is inside {home}: listed once." in err
+    assert f"Note: {home} is given twice: listed once." in err
+    assert out.splitlines()[0].split(";")[0] == alone.splitlines()[0].split(";")[0]
+    assert Inventory(tmp_path / "inv.sqlite").scans(1)[0]["addresses"] == json.dumps([str(home)])
+
+
 def test_findings_before_any_scan_say_what_to_do(tmp_path: Path) -> None:
     code, out, err = run(tmp_path / "inv.sqlite", "findings")
     assert code == 0 and "holds no scan yet" in err and "cleanup scan" in err

@@ -69,6 +69,7 @@ def scan_command(
 
     ADDRESSES are folders (~/Documents, /mnt/share) or cloud drives:
     gdrive:me, gdrive:user@org.example, sharepoint:me, sharepoint:contoso/sites/HR.
+    A folder inside another one given is listed once, with it.
 
     \b
     Example:
@@ -98,6 +99,9 @@ def scan_command(
         options.cancel.set()
         raise
     s = result.summary
+    for inner, outer in result.within:
+        what = "given twice" if inner == outer else f"inside {outer}"
+        click.secho(f"Note: {inner} is {what}: listed once.", err=True)
     for address, error in result.failed:
         click.secho(f"Error: {address}: {error}", fg="red", err=True)
     problems = s.problems + [ScanProblem(p, w) for p, w in result.hashing.skipped]
