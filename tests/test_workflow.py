@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -81,6 +83,35 @@ def test_review_to_the_end_with_enter_keeps_the_plan_as_it_was(tmp_path: Path) -
     assert [e["path"] for e in load(tmp_path / "r.json").entries] == [
         e["path"] for e in load(plan_file).entries
     ]
+
+
+def test_review_reads_keys_piped_in_when_there_is_no_terminal(tmp_path: Path) -> None:
+    """A script (or a pipe) gives the keys: no terminal is opened for them."""
+    _, db, plan_file = planned(tmp_path)
+    first = Review.of(load(plan_file)).groups[0].entries[0]
+    command = [sys.executable, "-m", "cleanup", "--db", str(db), "review", str(plan_file)]
+    done = subprocess.run(
+        [*command, "-o", str(tmp_path / "r.json")],
+        input="kq",
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # no controlling terminal, as under cron or CI
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Kept 1 item." in done.stdout
+    assert first["path"] not in {e["path"] for e in load(tmp_path / "r.json").entries}
+    # The input's end quits and saves, keeping the rest as planned.
+    done = subprocess.run(
+        [*command, "-o", str(tmp_path / "r2.json")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(load(tmp_path / "r2.json").entries) == len(load(plan_file).entries)
 
 
 def test_a_clean_up_day_with_the_staff_pack_end_to_end(tmp_path: Path) -> None:

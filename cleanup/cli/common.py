@@ -103,6 +103,11 @@ def when(ts: float | None) -> str:
     return humanize.naturaltime(dt.datetime.now() - dt.datetime.fromtimestamp(ts))
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 item', '2,000 items'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def shown(path: str) -> str:
     """A path that is safe to print: undecodable bytes and control characters escaped."""
     text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

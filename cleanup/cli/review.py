@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..errors import UsageError
 from ..plan import decode_name, load
 from ..review import Review, ReviewGroup
 from . import main
-from .common import Context, pass_context, shown, size
+from .common import Context, counted, pass_context, shown, size
 
 HELP = """Keys:
   k        keep this file (drop it from the plan); press again to plan it again
@@ -22,9 +24,12 @@ _NEXT = {"\r", "\n", " ", "n", "j"}
 
 
 def _key() -> str:
+    """One key press; without a terminal, the next character of the input (its end quits)."""
+    if not sys.stdin.isatty():  # keys piped in: click.getchar would open /dev/tty
+        return sys.stdin.read(1) or "q"
     try:
         return click.getchar()
-    except EOFError:
+    except (EOFError, OSError):
         return "q"
 
 
@@ -40,7 +45,7 @@ def _line(review: Review, entry: dict, current: bool) -> str:
 def _walk(review: Review, number: int, group: ReviewGroup) -> bool:
     """Walk one group; return False when the person asked to quit."""
     click.echo(
-        f"\nGroup {number} of {len(review.groups)}: {shown(group.title)}  ({len(group.entries)} items, {size(group.storage_bytes)})"
+        f"\nGroup {number} of {len(review.groups)}: {shown(group.title)}  ({counted(len(group.entries), 'item')}, {size(group.storage_bytes)})"
     )
     i = 0
     while i < len(group.entries):
@@ -104,7 +109,10 @@ def review_command(
     review = Review.of(p)
     if not review.groups:
         raise UsageError(f"{plan_file} has nothing to review.")
-    click.echo(f"Reviewing {len(p.entries):,} items in {len(review.groups):,} groups. ? for help.")
+    click.echo(
+        f"Reviewing {counted(len(p.entries), 'item')} in {counted(len(review.groups), 'group')}."
+        " ? for help."
+    )
     for n, group in enumerate(review.groups, start=1):
         if not _walk(review, n, group):
             break
@@ -112,6 +120,7 @@ def review_command(
     reviewed.save(output)
     t = reviewed.body["totals"]
     click.echo(
-        f"\nKept {len(review.kept):,} items. Reviewed plan: {t['items']:,} items to act on, "
+        f"\nKept {counted(len(review.kept), 'item')}. "
+        f"Reviewed plan: {counted(t['items'], 'item')} to act on, "
         f"{size(t['storage_bytes'])}; written to {output} (sha256 {reviewed.sha256[:12]})."
     )

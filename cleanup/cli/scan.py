@@ -11,7 +11,7 @@ from ..records import ScanProblem
 from ..scan import scan
 from ..units import parse_age, parse_size
 from . import main
-from .common import Context, parse_settings, pass_context, shown, size
+from .common import Context, counted, parse_settings, pass_context, shown, size
 from .findings import print_summary, summary_of
 from .progress import scan_progress
 
@@ -113,7 +113,7 @@ def scan_command(
         return
     seen = s.added + s.changed + s.unchanged
     click.echo(
-        f"Scanned {seen:,} item{'' if seen == 1 else 's'} ({s.added:,} new, {s.changed:,} changed, {s.unchanged:,} unchanged, "
+        f"Scanned {counted(seen, 'item')} ({s.added:,} new, {s.changed:,} changed, {s.unchanged:,} unchanged, "
         f"{s.gone:,} gone); hashed {size(result.hashing.bytes_read)} "
         f"({result.hashing.cache_hits:,} from cache). Inventory: {inventory.path}"
     )
