@@ -415,7 +415,7 @@ def resume(
     progress: ApplyProgress | None = None,
 ) -> ApplyResult:
     """Finish an interrupted run: settle the intent left without an outcome, then do the rest."""
-    run = find_run(runs_dir(inventory.path), run_id)
+    run = find_run(runs_dir(inventory.path), run_id, inventory.path)
     if was_undone(run):
         raise PlanError(
             f"Run {run.run_id} was undone; it cannot be resumed. Make a new plan instead."

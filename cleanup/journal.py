@@ -255,8 +255,11 @@ def read_run(path: Path) -> Run:
     return Run(path.stem, path, header, entries, ends, header.get("t", 0.0), damaged)
 
 
-def iter_runs(directory: Path) -> Iterator[Run]:
-    """Every run in a runs directory, oldest first (by start time: ids can share a second)."""
+def iter_runs(directory: Path, inventory: str | os.PathLike[str] | None = None) -> Iterator[Run]:
+    """Every run in a runs directory, oldest first (by start time: ids can share a second).
+
+    With ``inventory``, only the runs made with that inventory (see ``made_with``).
+    """
     if not directory.is_dir():
         return
     runs = []
@@ -266,14 +269,25 @@ def iter_runs(directory: Path) -> Iterator[Run]:
         except JournalError:
             continue
     runs.sort(key=lambda r: (r.started, r.run_id))
-    yield from runs
+    yield from (r for r in runs if inventory is None or made_with(r, inventory))
 
 
-def find_run(directory: Path, run_id: str) -> Run:
-    """A run by id (or unique prefix, or 'last')."""
+def made_with(run: Run, inventory: str | os.PathLike[str]) -> bool:
+    """Whether ``run`` belongs to ``inventory``: inventories kept in one folder share its
+    runs directory, and each sees only its own runs. A journal from before the inventory
+    was recorded, or one whose inventory no longer exists where it was (moved with its
+    runs), counts as this inventory's."""
+    recorded = run.header.get("inventory")
+    if not recorded:
+        return True
+    return recorded == os.path.realpath(inventory) or not os.path.exists(recorded)
+
+
+def find_run(directory: Path, run_id: str, inventory: str | os.PathLike[str] | None = None) -> Run:
+    """A run by id (or unique prefix, or 'last'); with ``inventory``, among its runs only."""
     if not run_id.strip():
         raise JournalError("No run id given. `cleanup runs` lists them; 'last' is the newest.")
-    runs = list(iter_runs(directory))
+    runs = list(iter_runs(directory, inventory))
     if run_id == "last" and runs:
         return runs[-1]
     matches = [r for r in runs if r.run_id == run_id] or [
@@ -282,5 +296,11 @@ def find_run(directory: Path, run_id: str) -> Run:
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        other = [r for r in iter_runs(directory) if r.run_id == run_id]
+        if other and inventory is not None:
+            raise JournalError(
+                f"Run {run_id} was made with the inventory at {other[0].header['inventory']}, "
+                "not this one: give that one with --db."
+            )
         raise JournalError(f"No run {run_id!r} in {directory}. `cleanup runs` lists them.")
     raise JournalError(f"{run_id!r} matches several runs; give more of the id.")

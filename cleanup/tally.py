@@ -312,8 +312,8 @@ def select_runs(inventory: Inventory, run_ids: Sequence[str] = ()) -> list[Run]:
     """The runs named (id, prefix or 'last'), or every run beside the inventory."""
     directory = runs_dir(inventory.path)
     if run_ids:
-        return [find_run(directory, r) for r in run_ids]
-    return list(iter_runs(directory))
+        return [find_run(directory, r, inventory.path) for r in run_ids]
+    return list(iter_runs(directory, inventory.path))
 
 
 def tally(

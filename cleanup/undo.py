@@ -142,7 +142,7 @@ def undo(
     progress: Callable[[str, str], None] = lambda path, state: None,
 ) -> UndoResult:
     """Restore what a run trashed or archived (all, or the chosen paths and folders)."""
-    run = find_run(runs_dir(inventory.path), run_id)
+    run = find_run(runs_dir(inventory.path), run_id, inventory.path)
     providers = _Providers(registry, options)
     journal = Journal(run.path)
     journal.lock()
@@ -202,7 +202,7 @@ def purge(
     progress: Callable[[str, str], None] = lambda path, state: None,
 ) -> UndoResult:
     """Make what a run moved to the trash permanent; return the bytes freed."""
-    run = find_run(runs_dir(inventory.path), run_id)
+    run = find_run(runs_dir(inventory.path), run_id, inventory.path)
     if run.status == "interrupted" and not was_undone(run):
         raise PlanError(
             f"Run {run.run_id} was interrupted; finish it with `cleanup apply --resume {run.run_id}` "
@@ -241,8 +241,8 @@ def purge(
 
 def runs(inventory: Inventory) -> list[Run]:
     """Every run recorded beside this inventory, oldest first."""
-    return list(iter_runs(runs_dir(inventory.path)))
+    return list(iter_runs(runs_dir(inventory.path), inventory.path))
 
 
 def run_path(inventory: Inventory, run_id: str) -> Path:
-    return find_run(runs_dir(inventory.path), run_id).path
+    return find_run(runs_dir(inventory.path), run_id, inventory.path).path

@@ -122,6 +122,32 @@ def test_an_undone_run_cannot_be_resumed_and_unknown_runs_are_named(tmp_path: Pa
     assert code == 1 and "No run id given" in err
 
 
+def test_inventories_kept_in_one_folder_each_see_only_their_own_runs(tmp_path: Path) -> None:
+    docs = clean_day_tree(tmp_path / "Documents")
+    mine, other = tmp_path / "mine.sqlite", tmp_path / "other.sqlite"
+    inventory = scanned(docs, mine)
+    result = apply(make_plan(inventory, duplicates(inventory), tmp_path / "plan.json"), inventory)
+    scanned(docs, other).close()
+
+    code, out, _ = run(other, "runs")
+    assert code == 0 and "No runs yet" in out
+    for command in (["undo", "last"], ["undo", result.run_id], ["purge", "last", "--yes"]):
+        code, _, err = run(other, *command)
+        assert code == 1, command
+    assert (
+        f"made with the inventory at {os.path.realpath(mine)}"
+        in run(other, "undo", result.run_id)[2]
+    )
+    code, out, _ = run(other, "tally")
+    assert code == 0 and "No apply run" in out
+    assert len(trash_files(tmp_path)) == 7  # nothing was put back or purged through the other
+
+    code, out, _ = run(mine, "runs")
+    assert result.run_id in out
+    code, out, err = run(mine, "undo", "last")
+    assert code == 0 and "7 restored" in out, err
+
+
 def test_a_file_on_another_filesystem_goes_to_that_filesystems_trash_and_comes_back(
     tmp_path: Path,
 ) -> None:
