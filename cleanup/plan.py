@@ -516,14 +516,20 @@ def approvals_needed(plan: Plan) -> tuple[int, str]:
     return needed, why
 
 
+def _person(name: str) -> str:
+    """Who a name stands for: 'Ada Lovelace', ' ada  lovelace' and 'ADA LOVELACE' are one."""
+    return " ".join(name.split()).casefold()
+
+
 def valid_approvers(plan: Plan) -> list[str]:
     """Distinct people who approved exactly this plan's content."""
     h = plan.sha256
-    seen: list[str] = []
+    seen: dict[str, str] = {}
     for a in plan.approvals:
-        if a.get("sha256") == h and a.get("by") and a["by"] not in seen:
-            seen.append(str(a["by"]))
-    return seen
+        by = str(a.get("by") or "")
+        if a.get("sha256") == h and _person(by):
+            seen.setdefault(_person(by), by)
+    return list(seen.values())
 
 
 def check_approvals(plan: Plan) -> None:
@@ -539,9 +545,10 @@ def check_approvals(plan: Plan) -> None:
 
 def approve(plan: Plan, by: str, now: float | None = None) -> bool:
     """Record an approval of the plan's current hash; False when ``by`` had already approved it."""
-    if not by.strip():
+    by = " ".join(by.split())
+    if not by:
         raise PlanError("An approval needs a name: --by NAME.")
-    if by in valid_approvers(plan):
+    if _person(by) in {_person(a) for a in valid_approvers(plan)}:
         return False
     plan.approvals.append(
         {"by": by, "at": iso(time.time() if now is None else now), "sha256": plan.sha256}

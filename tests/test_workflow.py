@@ -199,6 +199,10 @@ def test_an_admin_policy_that_deletes_needs_two_approvals_before_apply_runs(tmp_
     assert run(db, "plan", "approve", p, "--by", "it-lead")[0] == 0
     code, _, err = run(db, "apply", p, "--yes")
     assert code == 3 and "so far: it-lead" in err
+    # The same person again, in capitals or with spaces, is still one approval.
+    code, out, _ = run(db, "plan", "approve", p, "--by", " IT-Lead ")
+    assert code == 0 and "had already approved" in out
+    assert run(db, "apply", p, "--yes")[0] == 3
     assert snapshot(docs) == before
 
     assert run(db, "plan", "approve", p, "--by", "dpo")[0] == 0
@@ -207,4 +211,5 @@ def test_an_admin_policy_that_deletes_needs_two_approvals_before_apply_runs(tmp_
     code, out, err = run(db, "apply", p, "--yes")
     assert code == 0, err
     assert "2 done" in out and "freed" in out
+    assert "Undo with" not in out and "nothing to undo" in out  # deleted for good
     assert not (docs / "~$draft.docx").exists() and not (docs / "Photos 2019/Thumbs.db").exists()

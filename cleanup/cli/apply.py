@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ..apply import ApplyProgress, ApplyResult, apply, prepare, resume, summary
 from ..errors import UsageError
 from ..plan import Plan, decode_name, load
+from ..undo import UNDOABLE
 from . import main
 from .common import Context, pass_context, shown, size
 
@@ -78,7 +79,10 @@ def _report(result: ApplyResult, quiet: bool) -> None:
             echo(f"  {title}: {shown(decode_name(e, 'path'))}: {reason}")
         if len(items) > 50:
             echo(f"  ... and {len(items) - 50:,} more {title.lower()} (see `cleanup runs`).")
-    echo(f"Undo with: cleanup undo {result.run_id}")
+    if any(e["action"] in UNDOABLE for e in result.done):
+        echo(f"Undo with: cleanup undo {result.run_id}")
+    elif result.done:
+        echo("What was done is permanent: this run has nothing to undo.")
     if result.pending_bytes:
         echo(f"Make the trash permanent with: cleanup purge {result.run_id}")
 
