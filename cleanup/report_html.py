@@ -31,7 +31,7 @@ from .report_text import (
     win_headers,
     win_rows,
 )
-from .report_wording import MODEL, REFERENCES, gb, label, number
+from .report_wording import MODEL, REFERENCES, label, number, scale
 
 _CSS = """
 :root { color: #1b1b1b; background: #ffffff; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -44,6 +44,7 @@ h3 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
 .scroll:focus { outline: 3px solid #1f5f8b; outline-offset: 2px; }
 table { border-collapse: collapse; margin: .5rem 0 1rem; min-width: 50%; }
 caption { text-align: left; font-weight: 600; padding: .25rem 0; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 th, td { border: 1px solid #8a8a8a; padding: .3rem .6rem; vertical-align: top; }
 thead th { background: #e8e8e8; text-align: left; }
 tbody th { text-align: left; font-weight: 600; }
@@ -80,6 +81,9 @@ def escape(text: object) -> str:
     return _escape(str(text), quote=True)
 
 
+_SR_ONLY = ' class="sr-only"'
+
+
 def _table(
     rows: list[list[str]],
     headers: list[str],
@@ -87,7 +91,11 @@ def _table(
     lang: str,
     numeric_from: int = 1,
     text_from: int = 99,
+    headed: bool = False,
 ) -> str:
+    """A table with its caption; ``headed``: a heading just above says the same, so the
+    caption is there for screen readers only."""
+
     def cls(i: int) -> str:
         return ' class="n"' if numeric_from <= i < text_from else ""
 
@@ -99,7 +107,8 @@ def _table(
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<div class="scroll" tabindex="0" role="region" aria-label="{escape(label("table", lang).format(caption))}">'
-        f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<table><caption{_SR_ONLY if headed else ''}>{escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -107,20 +116,22 @@ def _table(
 def bar_chart(
     groups: list[Mapping[str, Any]], lang: str, what: str, chart_id: str, translate: bool
 ) -> str:
-    """Horizontal bars of GB freed per group, with a title and description for assistive technology."""
+    """Horizontal bars of bytes freed per group, in the unit that suits the largest (kB to
+    TB), with a title and description for assistive technology."""
     rows = [g for g in groups if g["freed_bytes"] > 0]
     if not rows:
         return ""
     top = max(g["freed_bytes"] for g in rows)
     label_w, bar_w, row_h = 220, 320, 30
     height = row_h * len(rows) + 10
-    alt = label("chart_alt", lang).format(what=label(what, lang))
+    per, unit, unit_name = scale(top, lang)
+    alt = label("chart_alt", lang).format(unit=unit_name, what=label(what, lang))
     names = [label(g["name"], lang) if translate else str(g["name"]) for g in rows]
-    unit = label("gb", lang)
-    desc = "; ".join(
-        f"{n}: {number(gb(g['freed_bytes']), lang, 2)} {unit}"
-        for n, g in zip(names, rows, strict=True)
-    )
+
+    def amount(g: Mapping[str, Any]) -> str:
+        return f"{number(g['freed_bytes'] / per, lang, 0 if per == 1.0 else 2)} {unit}"
+
+    desc = "; ".join(f"{n}: {amount(g)}" for n, g in zip(names, rows, strict=True))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_w + bar_w + 110}" height="{height}" '
         f'viewBox="0 0 {label_w + bar_w + 110} {height}" aria-labelledby="{chart_id}-t {chart_id}-d">'
@@ -133,7 +144,7 @@ def bar_chart(
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end">{escape(short)}</text>'
             f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{width:.1f}" height="{row_h - 10}"></rect>'
-            f'<text x="{label_w + width + 6:.1f}" y="{y + 19}">{escape(number(gb(g["freed_bytes"]), lang, 2))} {unit}</text>'
+            f'<text x="{label_w + width + 6:.1f}" y="{y + 19}">{escape(amount(g))}</text>'
         )
     parts.append("</svg>")
     return f"<figure>{''.join(parts)}<figcaption>{escape(alt)}</figcaption></figure>"
@@ -190,6 +201,7 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
                     group_headers(lang, what),
                     label(section, lang),
                     lang,
+                    headed=True,
                 )
             )
             body.append("</section>")
@@ -204,6 +216,7 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
                     label("pending_title", lang),
                     lang,
                     numeric_from=3,
+                    headed=True,
                 )
             )
             body.append("</section>")
@@ -212,7 +225,13 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
             f'<section aria-labelledby="s-quotas"><h2 id="s-quotas">{escape(label("quotas", lang))}</h2>'
         )
         body.append(
-            _table(quota_rows(report, lang), quota_headers(lang), label("quotas", lang), lang)
+            _table(
+                quota_rows(report, lang),
+                quota_headers(lang),
+                label("quotas", lang),
+                lang,
+                headed=True,
+            )
         )
         body.append("</section>")
     if report["biggest_wins"]:
@@ -221,7 +240,12 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
         )
         body.append(
             _table(
-                win_rows(report, lang), win_headers(lang), label("wins", lang), lang, numeric_from=3
+                win_rows(report, lang),
+                win_headers(lang),
+                label("wins", lang),
+                lang,
+                numeric_from=3,
+                headed=True,
             )
         )
         body.append("</section>")
@@ -243,6 +267,7 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
             label("parameters", lang),
             lang,
             text_from=4,
+            headed=True,
         )
     )
     if changed_note(report, lang):
@@ -254,7 +279,11 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
     ]
     body.append(
         _table(
-            refs, [label("reference", lang), label("value", lang)], label("references", lang), lang
+            refs,
+            [label("reference", lang), label("value", lang)],
+            label("references", lang),
+            lang,
+            headed=True,
         )
     )
     body.append(f'<p class="note">{escape(label("references_note", lang))}</p>')

@@ -76,8 +76,8 @@ _LABELS: dict[str, dict[str, str]] = {
     "team": {"en": "Team", "fr": "Équipe"},
     "co2_central": {"en": "kgCO2e/yr (central)", "fr": "kgCO2e/an (central)"},
     "chart_alt": {
-        "en": "Bar chart of gigabytes freed {what}. The same figures are in the table below.",
-        "fr": "Diagramme en barres des gigaoctets libérés {what}. Les mêmes chiffres figurent dans le tableau ci-dessous.",
+        "en": "Bar chart of {unit} freed {what}. The same figures are in the table below.",
+        "fr": "Diagramme en barres des {unit} libérés {what}. Les mêmes chiffres figurent dans le tableau ci-dessous.",
     },
     "chart_by_provider": {"en": "by provider", "fr": "par service"},
     "chart_by_kind": {"en": "by kind of file", "fr": "par type de fichier"},
@@ -177,7 +177,6 @@ _LABELS: dict[str, dict[str, str]] = {
     },
     "unknown": {"en": "unknown", "fr": "inconnu"},
     "table": {"en": "Table: {}", "fr": "Tableau : {}"},
-    "gb": {"en": "GB", "fr": "Go"},
     "local": {"en": "local disk", "fr": "disque local"},
     "microsoft": {"en": "Microsoft (SharePoint/OneDrive)", "fr": "Microsoft (SharePoint/OneDrive)"},
     "google": {"en": "Google Drive", "fr": "Google Drive"},
@@ -275,8 +274,23 @@ def size(n: float | None, lang: str = "en") -> str:
     return f"{number(n, lang, 0 if step == 0 else 1)} {units[step]}"
 
 
-def gb(n: float) -> float:
-    return n / 1e9
+_SCALES = (
+    (1e12, ("TB", "terabytes"), ("To", "téraoctets")),
+    (1e9, ("GB", "gigabytes"), ("Go", "gigaoctets")),
+    (1e6, ("MB", "megabytes"), ("Mo", "mégaoctets")),
+    (1e3, ("kB", "kilobytes"), ("ko", "kilooctets")),
+    (1.0, ("B", "bytes"), ("o", "octets")),
+)
+
+
+def scale(top: float, lang: str) -> tuple[float, str, str]:
+    """One unit for figures up to ``top`` bytes: (bytes per unit, symbol, name), so that a
+    clean-up of a few megabytes is not drawn as 0.00 GB."""
+    for per, en, fr in _SCALES:
+        if top >= per or per == 1.0:
+            symbol, name = fr if lang == "fr" else en
+            return per, symbol, name
+    raise AssertionError("unreachable")
 
 
 def date(ts: float | None) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cleanup.cli import main
 from cleanup.footprint import estimate, load_parameters
 from cleanup.inventory import Inventory
+from cleanup.report_html import bar_chart
 from tests.test_tally import GB, Act, clean_up_day, seed_inventory, write_run
 
 SCRIPT_NAME = "<script>alert(1)</script>.txt"
@@ -168,6 +169,19 @@ def test_html_report_is_self_contained_and_escapes_names(site: Inventory, tmp_pa
         "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
     )
     assert html.count("<svg") == 2 and 'role="img"' in html
+
+
+def test_charts_use_the_unit_that_suits_what_was_freed() -> None:
+    """A staff member's few megabytes are not drawn as 0.00 GB."""
+    small = [{"name": "local", "freed_bytes": 602_100}, {"name": "gdrive", "freed_bytes": 4_000}]
+    svg = bar_chart(small, "en", "chart_by_provider", "c", False)
+    assert "602.10 kB" in svg and "4.00 kB" in svg and "kilobytes freed by provider" in svg
+    big = [{"name": "sharepoint", "freed_bytes": 250 * GB}]
+    assert "250.00 GB" in bar_chart(big, "en", "chart_by_provider", "c", False)
+    assert "gigaoctets" in bar_chart(big, "fr", "chart_by_provider", "c", False)
+    assert "12 B" in bar_chart(
+        [{"name": "x", "freed_bytes": 12}], "en", "chart_by_kind", "c", False
+    )
 
 
 def three_sites(tmp_path: Path) -> list[Path]:
