@@ -67,6 +67,10 @@ def test_without_yes_apply_asks_and_a_no_changes_nothing(tmp_path: Path) -> None
     code, out, _ = run(db, "apply", str(tmp_path / "plan.json"), input="n\n")
     assert code == 1 and "Apply it?" in out and "trash 7" in out
     assert snapshot(docs) == before and not runs_dir(db).exists()
+    # No answer at all (a script without --yes): said so, and nothing is done.
+    code, _, err = run(db, "apply", str(tmp_path / "plan.json"), input="")
+    assert code == 2 and "got no answer" in err and "--yes" in err
+    assert snapshot(docs) == before and not runs_dir(db).exists()
     code, out, _ = run(db, "apply", str(tmp_path / "plan.json"), input="y\n")
     assert code == 0 and "7 done" in out
 

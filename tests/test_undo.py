@@ -89,6 +89,10 @@ def test_purge_empties_the_runs_trash_for_good_and_journals_the_bytes_freed(tmp_
     # Nothing is left to undo, and a second purge finds nothing to do.
     assert undo(inventory, result.run_id).done == []
     assert purge(inventory, result.run_id).done == []
+    code, out, _ = run(db, "undo", result.run_id)
+    assert code == 0 and "nothing left to be restored" in out
+    code, out, _ = run(db, "purge", result.run_id, "--yes")
+    assert code == 0 and "nothing left to be purged" in out
     code, out, _ = run(db, "runs", "--format", "json")
     [row] = json.loads(out)
     assert (
@@ -105,6 +109,8 @@ def test_purge_asks_first_and_a_no_keeps_the_trash(tmp_path: Path) -> None:
     result = apply(make_plan(inventory, duplicates(inventory), tmp_path / "plan.json"), inventory)
     code, _, _ = run(db, "purge", result.run_id, input="n\n")
     assert code == 1 and len(trash_files(tmp_path)) == 7
+    code, _, err = run(db, "purge", result.run_id, input="")
+    assert code == 2 and "--yes" in err and len(trash_files(tmp_path)) == 7
 
 
 def test_an_undone_run_cannot_be_resumed_and_unknown_runs_are_named(tmp_path: Path) -> None:

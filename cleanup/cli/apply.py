@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..plan import Plan, decode_name, load
 from ..undo import UNDOABLE
 from . import main
-from .common import Context, pass_context, shown, size
+from .common import Context, agreed, pass_context, shown, size
 
 
 @contextmanager
@@ -97,7 +97,7 @@ def _confirm(p: Plan) -> None:
     if not actions:
         return  # nothing to agree to: apply says so and makes no run
     click.echo(f"Plan {p.sha256[:12]} (policy {p.body['policy']['name']}): {actions}.")
-    if not click.confirm("Apply it?", default=False):
+    if not agreed("Apply it?"):
         raise click.Abort()
 
 

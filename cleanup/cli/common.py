@@ -103,6 +103,22 @@ def when(ts: float | None) -> str:
     return humanize.naturaltime(dt.datetime.now() - dt.datetime.fromtimestamp(ts))
 
 
+def agreed(question: str) -> bool:
+    """Ask a yes/no question (no by default). Input that ends unanswered, as from a script
+    with no terminal, is a usage error that names --yes, not a bare 'Aborted!'."""
+    from ..errors import UsageError
+
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C or Ctrl-D at the question: the person stopped it
+        raise UsageError(
+            f"{question} got no answer (the input ended): nothing was done. "
+            "Add --yes to go ahead without the question."
+        ) from None
+
+
 def counted(n: int, noun: str) -> str:
     """'1 item', '2,000 items'."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -12,10 +12,13 @@ import click
 from ..journal import DONE, FAILED, PURGED, SKIPPED, UNDONE
 from ..undo import UndoResult, purge, runs, undo
 from . import main
-from .common import Context, pass_context, shown, size, table
+from .common import Context, agreed, pass_context, shown, size, table
 
 
 def _report(verb: str, result: UndoResult) -> None:
+    if not (result.done or result.skipped or result.failed):
+        click.echo(f"Run {result.run_id}: nothing left to be {verb}.")
+        return
     click.echo(
         f"Run {result.run_id}: {len(result.done):,} {verb}, {len(result.skipped):,} skipped, {len(result.failed):,} failed."
     )
@@ -68,9 +71,7 @@ def purge_command(ctx: Context, run_id: str, yes: bool) -> None:
       cleanup purge last
     """
     inventory = ctx.inventory()
-    if not yes and not click.confirm(
-        f"Empty what run {run_id} put in the trash, for good?", default=False
-    ):
+    if not yes and not agreed(f"Empty what run {run_id} put in the trash, for good?"):
         raise click.Abort()
     result = purge(inventory, run_id, options=ctx.provider_options())
     if not ctx.quiet:
