@@ -150,6 +150,24 @@ def bar_chart(
     return f"<figure>{''.join(parts)}<figcaption>{escape(alt)}</figcaption></figure>"
 
 
+def _section(
+    anchor: str,
+    title: str,
+    lang: str,
+    rows: list[list[str]],
+    headers: list[str],
+    numeric_from: int = 1,
+    before: str = "",
+) -> str:
+    """A section of the page: its heading, what comes ``before`` the table, and the table."""
+    heading = escape(label(title, lang))
+    return (
+        f'<section aria-labelledby="s-{anchor}"><h2 id="s-{anchor}">{heading}</h2>{before}'
+        + _table(rows, headers, label(title, lang), lang, numeric_from=numeric_from, headed=True)
+        + "</section>"
+    )
+
+
 def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
     """The whole page."""
     lines = sentences(report, lang)
@@ -186,69 +204,42 @@ def render_html(report: Mapping[str, Any], lang: str = "en") -> str:
         ):
             if not report[section]:
                 continue
-            body.append(
-                f'<section aria-labelledby="s-{section}"><h2 id="s-{section}">{escape(label(section, lang))}</h2>'
+            chart_svg = (
+                bar_chart(report[section], lang, chart, f"chart-{section}", section == "by_kind")
+                if chart
+                else ""
             )
-            if chart:
-                body.append(
-                    bar_chart(
-                        report[section], lang, chart, f"chart-{section}", section == "by_kind"
-                    )
-                )
             body.append(
-                _table(
+                _section(
+                    section,
+                    section,
+                    lang,
                     group_rows(report[section], lang, section in ("by_location", "by_kind")),
                     group_headers(lang, what),
-                    label(section, lang),
-                    lang,
-                    headed=True,
+                    before=chart_svg,
                 )
             )
-            body.append("</section>")
         if report["pending"]:
             body.append(
-                f'<section aria-labelledby="s-pending"><h2 id="s-pending">{escape(label("pending_title", lang))}</h2>'
-            )
-            body.append(
-                _table(
+                _section(
+                    "pending",
+                    "pending_title",
+                    lang,
                     pending_rows(report, lang),
                     pending_headers(lang),
-                    label("pending_title", lang),
-                    lang,
                     numeric_from=3,
-                    headed=True,
                 )
             )
-            body.append("</section>")
     if report["quotas"]:
         body.append(
-            f'<section aria-labelledby="s-quotas"><h2 id="s-quotas">{escape(label("quotas", lang))}</h2>'
+            _section("quotas", "quotas", lang, quota_rows(report, lang), quota_headers(lang))
         )
-        body.append(
-            _table(
-                quota_rows(report, lang),
-                quota_headers(lang),
-                label("quotas", lang),
-                lang,
-                headed=True,
-            )
-        )
-        body.append("</section>")
     if report["biggest_wins"]:
         body.append(
-            f'<section aria-labelledby="s-wins"><h2 id="s-wins">{escape(label("wins", lang))}</h2>'
-        )
-        body.append(
-            _table(
-                win_rows(report, lang),
-                win_headers(lang),
-                label("wins", lang),
-                lang,
-                numeric_from=3,
-                headed=True,
+            _section(
+                "wins", "wins", lang, win_rows(report, lang), win_headers(lang), numeric_from=3
             )
         )
-        body.append("</section>")
     body.append(
         f'<section aria-labelledby="s-method"><h2 id="s-method">{escape(label("methodology", lang))}</h2>'
     )
