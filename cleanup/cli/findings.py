@@ -15,7 +15,7 @@ from ..inventory import Inventory
 from ..tally import findings_potential_sentence
 from ..units import parse_age, parse_size
 from . import main
-from .common import Context, pass_context, shown, size, table, when
+from .common import Context, counted, pass_context, shown, size, table, when
 
 __all__ = ["parse_age", "parse_size", "print_summary"]
 
@@ -188,7 +188,8 @@ def _table(f: Findings, limit: int) -> None:
     echo(f"{f.files_total:,} files, {size(f.storage_total)} in the inventory.\n")
     t = f.totals()
     echo(
-        f"Duplicates: {len(f.duplicates):,} groups, {size(t['duplicates']['storage_bytes'])} reclaimable"
+        f"Duplicates: {counted(len(f.duplicates), 'group')}, "
+        f"{size(t['duplicates']['storage_bytes'])} reclaimable"
     )
     for g in f.duplicates[: limit or None]:
         echo(
@@ -204,7 +205,8 @@ def _table(f: Findings, limit: int) -> None:
         echo(f"\nDuplicate folders: {len(f.duplicate_folders):,}")
         for d in f.duplicate_folders[: limit or None]:
             echo(
-                f"  {len(d.folders)} copies of {d.files[0]} files ({size(d.reclaimable_bytes)} reclaimable):"
+                f"  {len(d.folders)} copies of {counted(d.files[0], 'file')} "
+                f"({size(d.reclaimable_bytes)} reclaimable):"
             )
             for p in d.folders:
                 echo(f"    {shown(p)}")
