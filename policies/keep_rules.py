@@ -7,6 +7,7 @@ several copies left, nothing decides and the group is flagged, not acted on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -135,6 +136,36 @@ class LongestPath(KeepRule):
 
     def describe(self) -> str:
         return "longest path"
+
+
+# What file managers and browsers add to a copy's name: "report (1).pdf", "report - Copy.pdf",
+# "Copy of report.pdf", "report copy 2.pdf", "Photos 2019 (copy)", and French Windows'
+# "rapport - Copie.pdf", "Copie de rapport.pdf".
+_COPY_MARK = re.compile(
+    r"\(\d+\)(?=\.[^.]*$|$)|\((?:copy|copie)\)|(?:^|[ _-])(?:copy|copie)(?: \d+)?(?=\.[^.]*$|$)"
+    r"|^(?:copy|copie) (?:of|de) ",
+    re.IGNORECASE,
+)
+
+
+def copy_marks(path: str) -> int:
+    """How many of a path's names carry a mark of a copy."""
+    return sum(1 for part in path.replace("\\", "/").split("/") if _COPY_MARK.search(part))
+
+
+@keep_rules.register("original_name")
+class OriginalName(KeepRule):
+    doc = (
+        'Keep the copy whose names do not say "copy": not "report (1).pdf", "report - Copy.pdf", '
+        '"Copy of report.pdf" or a folder "Photos (copy)".'
+    )
+    example = 'keep = ["oldest", "original_name", "shortest_path"]'
+
+    def narrow(self, copies: list[Candidate]) -> list[Candidate]:
+        return _extreme(copies, lambda c: copy_marks(c.path), largest=False)
+
+    def describe(self) -> str:
+        return "the name without a mark of a copy"
 
 
 @keep_rules.register("provider")

@@ -20,6 +20,7 @@ from cleanup.providers import parse_address
 from cleanup.records import NOT_OWNED, PLACEHOLDER, SHORTCUT, FileRecord
 from cleanup.scan import scan
 from policies.decisions import Decision, Evaluation
+from policies.keep_rules import copy_marks
 from tests.tree import write
 
 DAY = 86400.0
@@ -646,3 +647,23 @@ def test_the_copy_kept_is_one_the_account_owns(tmp_path: Path) -> None:
     assert d["mine-too"].reason.endswith("(kept: oldest copy, among the copies the account owns)")
     assert d["shared-with-me"].action == "flag"
     assert set(d) == {"mine-too", "shared-with-me"}
+
+
+@pytest.mark.parametrize(
+    ("path", "marks"),
+    [
+        ("/h/report.pdf", 0),
+        ("/h/report (1).pdf", 1),
+        ("/h/report - Copy.pdf", 1),
+        ("/h/Copy of report.pdf", 1),
+        ("/h/report copy 2.pdf", 1),
+        ("/h/rapport - Copie.pdf", 1),
+        ("/h/Photos 2019 (copy)/dunes.jpg", 1),
+        ("/h/Photos 2019 (copy)/dunes (1).jpg", 2),
+        ("/h/Chapter 2.docx", 0),
+        ("/h/copyright.txt", 0),
+        ("/h/photocopy.pdf", 0),
+    ],
+)
+def test_original_name_tells_a_copy_by_its_name(path: str, marks: int) -> None:
+    assert copy_marks(path) == marks

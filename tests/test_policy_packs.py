@@ -61,6 +61,10 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
         same = os.urandom(10_000)
         for folder in ("Photos 2019", "Photos 2019 (copy)"):
             os.utime(write(h / "Pictures" / folder / name, same), (taken, taken))
+    # Same date again, the copy less nested: its name, not its path's length, gives it away.
+    minutes = os.urandom(8_000)
+    for path in ("Archive/2019/Board/minutes.pdf", "Desk/minutes - Copy.pdf"):
+        os.utime(write(h / path, minutes), (taken, taken))
     write(h / "Downloads/~$draft.docx", b"lock", age_days=30)
     write(h / "Downloads/Thumbs.db", b"thumbs", age_days=1)
     write(h / "Old/minutes-2015.docx", os.urandom(3000), age_days=3000)
@@ -80,6 +84,7 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
         ("Backup/beach.jpg", "trash", "duplicates"),
         ("Pictures/Photos 2019 (copy)/dunes.jpg", "trash", "duplicates"),
         ("Pictures/Photos 2019 (copy)/harbour.jpg", "trash", "duplicates"),
+        ("Desk/minutes - Copy.pdf", "trash", "duplicates"),
         ("Downloads/~$draft.docx", "trash", "junk"),
         ("Downloads/Thumbs.db", "flag", "junk"),
         ("Old/minutes-2015.docx", "flag", "stale"),
@@ -94,6 +99,7 @@ def test_staff_pack_on_a_clean_up_day(tmp_path: Path) -> None:
         "beach.jpg": str(h / "Photos/beach.jpg"),
         "dunes.jpg": str(h / "Pictures/Photos 2019/dunes.jpg"),
         "harbour.jpg": str(h / "Pictures/Photos 2019/harbour.jpg"),
+        "minutes - Copy.pdf": str(h / "Archive/2019/Board/minutes.pdf"),
     }
     assert [Path(r.path).name for r, _ in evaluation.protected] == ["id_ed25519"]
     assert evaluation.min_age_days == 7 and evaluation.limits.max_percent is None
