@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -44,6 +45,7 @@ def test_findings_csv_has_one_row_per_file(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     dupes = [r for r in rows if r["finding"] == "duplicate"]
     assert len(dupes) == 13  # 3 copies of the report, 2 of each of 5 photos
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["modified"]) for r in dupes)
     assert {r["finding"] for r in rows} >= {
         "duplicate",
         "duplicate_folder",

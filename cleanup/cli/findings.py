@@ -139,7 +139,8 @@ def findings_command(
 
 
 def _csv(f: Findings) -> None:
-    """One row per file: finding, group, provider, path, storage bytes, modified."""
+    """One row per file: finding, group, provider, account, path, storage bytes, modified
+    (ISO 8601 in UTC, as in the JSON: a spreadsheet reads it as a date), detail."""
     out = csv.writer(sys.stdout)
     out.writerow(
         ["finding", "group", "provider", "account", "path", "storage_bytes", "modified", "detail"]
@@ -155,7 +156,7 @@ def _csv(f: Findings) -> None:
                         c.account,
                         shown(p),
                         c.storage_bytes,
-                        c.modified,
+                        _utc(c.modified),
                         "",
                     ]
                 )
@@ -172,10 +173,14 @@ def _csv(f: Findings) -> None:
                     x.account,
                     shown(x.path),
                     x.storage_bytes,
-                    x.modified,
+                    _utc(x.modified),
                     x.detail,
                 ]
             )
+
+
+def _utc(ts: float | None) -> str:
+    return "" if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _rows(items: list[FileFinding], limit: int) -> list[list[str]]:
