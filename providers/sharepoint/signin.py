@@ -99,8 +99,12 @@ class Credentials:
     def __init__(self, settings: SharePointSettings, write: bool = False) -> None:
         if not settings.client_id:
             raise UsageError(
-                "No app registration configured for SharePoint. Register an app in Entra admin "
-                "center and set sharepoint.client_id (and sharepoint.tenant)."
+                "No app registration configured for SharePoint. Register an app in the Entra admin "
+                "center (App registrations > New registration, public client flows allowed; "
+                "`cleanup providers` lists the permissions it needs), then give its client id "
+                "and your tenant: --set "
+                "sharepoint.client_id=ID --set sharepoint.tenant=contoso.onmicrosoft.com "
+                "(env CLEANUP_SHAREPOINT_CLIENT_ID, CLEANUP_SHAREPOINT_TENANT)."
             )
         self.settings = settings
         self.write = write
