@@ -98,6 +98,7 @@ def test_purge_empties_the_runs_trash_for_good_and_journals_the_bytes_freed(tmp_
     assert (
         row["purged"] == 7
         and row["in_trash_bytes"] == 0
+        and row["started"].endswith("Z")  # ISO 8601, UTC, as every JSON output gives times
         and row["freed_bytes"] == result.pending_bytes
     )
 

@@ -106,7 +106,7 @@ def runs_command(ctx: Context, fmt: str) -> None:
         rows.append(
             {
                 "run": r.run_id,
-                "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.started)),
                 "status": r.status,
                 "done": r.count(DONE),
                 "skipped": r.count(SKIPPED),
@@ -130,7 +130,7 @@ def runs_command(ctx: Context, fmt: str) -> None:
             [
                 [
                     x["run"],
-                    x["started"],
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(found[i].started)),
                     x["status"],
                     x["done"],
                     x["skipped"],
@@ -140,7 +140,7 @@ def runs_command(ctx: Context, fmt: str) -> None:
                     size(x["in_trash_bytes"]),
                     size(x["freed_bytes"]),
                 ]
-                for x in rows
+                for i, x in enumerate(rows)
             ],
             [
                 "run",
