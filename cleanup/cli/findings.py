@@ -12,6 +12,7 @@ import click
 
 from ..findings import FileFinding, FindingOptions, Findings, find, find_totals
 from ..inventory import Inventory
+from ..plan import iso
 from ..tally import findings_potential_sentence
 from ..units import parse_age, parse_size
 from . import main
@@ -180,7 +181,7 @@ def _csv(f: Findings) -> None:
 
 
 def _utc(ts: float | None) -> str:
-    return "" if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    return "" if ts is None else iso(ts)
 
 
 def _rows(items: list[FileFinding], limit: int) -> list[list[str]]:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..journal import DONE, FAILED, PURGED, SKIPPED, UNDONE
+from ..plan import iso
 from ..undo import UndoResult, purge, runs, undo
 from . import main
 from .common import Context, agreed, pass_context, shown, size, table
@@ -106,7 +107,7 @@ def runs_command(ctx: Context, fmt: str) -> None:
         rows.append(
             {
                 "run": r.run_id,
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.started)),
+                "started": iso(r.started),
                 "status": r.status,
                 "done": r.count(DONE),
                 "skipped": r.count(SKIPPED),
